@@ -1,0 +1,248 @@
+"""``create_app(settings) -> Litestar``. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, Router, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from sqlalchemy import select
+
+from kotalive.context import current_tenant, current_tenant_or_none
+from kotalive.db import Database, install_database, tenant_session
+from kotalive.i18n import pick_language
+from kotalive.pages import STATIC_DIR, render_page
+from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
+from kotalive.settings import Settings
+from kotalive.tenants.city_models import Agency
+from kotalive.tenants.directory import TenantDirectory, listen_for_invalidation
+from kotalive.tenants.resolution import TenantResolutionMiddleware
+
+log = logging.getLogger(__name__)
+
+
+# ---- guards: which site a route belongs to ------------------------------------------------------
+
+
+def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if current_tenant_or_none() is None:
+        raise NotFoundException()
+
+
+def module_guard(name: str) -> Any:
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        tenant = current_tenant_or_none()
+        # A module switched off for a city answers exactly like a route that does not exist.
+        if tenant is None or not tenant.has_module(name):
+            raise NotFoundException()
+
+    guard.__name__ = f"module_guard_{name}"
+    return guard
+
+
+# ---- core routes ---------------------------------------------------------------------------------
+
+
+@get("/healthz", summary="The process is alive", include_in_schema=True, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", summary="Database and Redis answer")
+async def readyz(request: Request) -> Response[dict[str, str]]:
+    checks: dict[str, str] = {}
+    db: Database = request.app.state.db
+    try:
+        await asyncio.wait_for(db.ping(), 2.0)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(request.app.state.redis.ping(), 2.0)
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return Response({"status": "ready" if ok else "not_ready", **checks}, status_code=200 if ok else 503)
+
+
+class CityOut(msgspec.Struct):
+    slug: str
+    name: str
+    timezone: str
+    locale: str
+    modules: list[str]
+
+
+class AgencyOut(msgspec.Struct):
+    id: int
+    code: str
+    abbreviation: str
+    name: str
+    kind: str
+    parent_id: int | None
+    active: bool
+
+
+def _agency_out(a: Agency) -> AgencyOut:
+    return AgencyOut(a.id, a.code, a.abbreviation, a.name, a.kind, a.parent_id, a.active)
+
+
+@get("/city", summary="The city this host belongs to", sync_to_thread=False)
+def city_info() -> CityOut:
+    t = current_tenant()
+    return CityOut(t.slug, t.name, t.timezone, t.locale, sorted(t.modules))
+
+
+@get("/agencies", summary="The city's agencies")
+async def list_agencies() -> list[AgencyOut]:
+    async with tenant_session() as session:
+        rows = await session.scalars(select(Agency).order_by(Agency.id))
+        return [_agency_out(a) for a in rows]
+
+
+@get("/agencies/{agency_id:int}", summary="One agency of the city")
+async def get_agency(agency_id: int) -> AgencyOut:
+    async with tenant_session() as session:
+        agency = await session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFoundException(detail=f"agency {agency_id} does not exist in this city")
+    return _agency_out(agency)
+
+
+def _lang(request: Request) -> str:
+    explicit = request.query_params.get("lang") or request.cookies.get("lang")
+    tenant = current_tenant_or_none()
+    default = request.headers.get("accept-language") or (tenant.locale if tenant else None)
+    return pick_language(default, explicit)
+
+
+def _html(request: Request, template: str, **context: Any) -> Response[str]:
+    lang = _lang(request)
+    response = Response(render_page(template, lang=lang, **context), media_type="text/html")
+    if request.query_params.get("lang") in ("id", "en"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+@get("/", summary="Home page: the city's, or the platform console's", include_in_schema=False)
+async def home(request: Request) -> Response[str]:
+    tenant = current_tenant_or_none()
+    if tenant is None:
+        directory: TenantDirectory = request.app.state.directory
+        cities = [c for c in await directory.all() if c.status == "active"]
+        port = request.url.port
+        return _html(request, "platform_home.html", cities=cities, port_suffix=f":{port}" if port else "")
+    async with tenant_session() as session:
+        agencies = list(
+            await session.scalars(select(Agency).where(Agency.active).order_by(Agency.abbreviation))
+        )
+    modules = [m for m in request.app.state.modules.names if tenant.has_module(m)]
+    return _html(request, "city_home.html", city=tenant, modules=modules, agencies=agencies)
+
+
+# ---- assembly ------------------------------------------------------------------------------------
+
+
+def module_routers(modules: LoadedModules) -> list[Router]:
+    """One router per module, guarded by its per-city switch; duplicate paths refuse to start."""
+    routers: list[Router] = []
+    owners: dict[str, str] = {}
+    for spec in modules.specs:
+        if not spec.routes:
+            continue
+        handlers: Sequence[Any] = resolve(spec.routes)
+        router = Router(path="/", route_handlers=list(handlers), guards=[module_guard(spec.name)])
+        for route in router.routes:
+            for method in sorted(getattr(route, "methods", {"WS"})):
+                key = f"{method} {route.path}"
+                if key in owners:
+                    raise ModuleConfigError(
+                        f"route {key} is declared by both {owners[key]!r} and {spec.name!r}"
+                    )
+                owners[key] = spec.name
+        routers.append(router)
+    return routers
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    modules: LoadedModules | None = None,
+) -> Litestar:
+    settings = (settings or Settings.from_env()).require_services()
+    modules = modules if modules is not None else load(settings.modules)
+    modules.import_models()
+    routers = module_routers(modules)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        import redis.asyncio as aioredis
+
+        db = database or Database(settings)
+        install_database(db)
+        directory = TenantDirectory(db, settings.tenant_cache_seconds)
+        resolver.directory = directory
+        app.state.db = db
+        app.state.directory = directory
+        app.state.redis = aioredis.from_url(settings.redis_url)
+        stop = asyncio.Event()
+        listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            await app.state.redis.aclose()
+            if database is None:
+                await db.dispose()
+            install_database(None)
+
+    # The directory is created in the lifespan; the middleware holds this mutable handle to it.
+    class _Resolver:
+        directory: TenantDirectory | None = None
+
+    resolver = _Resolver()
+
+    def resolution_middleware(app: Any) -> Any:
+        async def call(scope: Any, receive: Any, send: Any) -> None:
+            assert resolver.directory is not None, "lifespan has not started"
+            await TenantResolutionMiddleware(app, resolver.directory, settings)(scope, receive, send)
+
+        return call
+
+    city_api = Router(
+        path="/api/v1",
+        route_handlers=[city_info, list_agencies, get_agency],
+        guards=[city_only],
+        tags=["city"],
+    )
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            home,
+            city_api,
+            *routers,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        middleware=[DefineMiddleware(resolution_middleware)],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Kota Live API", version="1", path="/api/v1/schema"),
+        debug=settings.log_level == "DEBUG",
+    )
+    app.state.settings = settings
+    app.state.modules = modules
+    return app

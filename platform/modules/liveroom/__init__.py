@@ -1,0 +1,11 @@
+from kotalive.registry import ModuleSpec, Permission
+
+module = ModuleSpec(
+    name="liveroom",
+    title="Live Room — ruang kendali 24 jam",
+    routes="kotalive.modules.liveroom.controllers:route_handlers",
+    permissions=(
+        Permission("liveroom.board.view", "See the live board", ("operator", "supervisor")),
+        Permission("liveroom.item.triage", "Claim, classify and forward items", ("operator",)),
+    ),
+)

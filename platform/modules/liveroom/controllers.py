@@ -1,0 +1,16 @@
+"""liveroom JSON API. The module's capabilities arrive with its own issue; for now it reports itself."""
+
+from __future__ import annotations
+
+from litestar import Router, get
+
+from kotalive.context import current_tenant
+
+
+@get("/", summary="Module status for this city")
+async def module_status() -> dict[str, str]:
+    tenant = current_tenant()
+    return {"module": "liveroom", "city": tenant.slug, "status": "enabled"}
+
+
+route_handlers = [Router(path="/api/v1/liveroom", route_handlers=[module_status], tags=["liveroom"])]

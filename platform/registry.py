@@ -1,0 +1,171 @@
+"""Modules and how the core finds them.
+
+A module's ``__init__.py`` holds only ``module = ModuleSpec(...)``. The core loads specs through
+the ``kotalive.modules`` entry points, so it never imports a module by name, and refuses to start
+when two modules claim the same route, permission or hashtag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kotalive.db import TenantSession
+
+ENTRY_POINT_GROUP = "kotalive.modules"
+
+# An event handler receives the event's type, its payload and the city's session; it runs
+# inside the city the event came from, in the same transaction as its dedupe receipt.
+EventHandler = Callable[[str, dict[str, Any], "TenantSession"], Awaitable[None]]
+SeedHook = Callable[["TenantSession"], Awaitable[None]]
+
+
+class ModuleConfigError(RuntimeError):
+    """Two modules clash, or a module spec is malformed; the process refuses to start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    name: str  # "<module>.<verb>", e.g. "laksa.complaint.forward"
+    description: str
+    default_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """Work the scheduler enqueues once per city that has the module switched on."""
+
+    name: str
+    actor_name: str
+    every_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    name: str
+    title: str
+    # Everything below is named by import path ("package.module" or "package.module:attr") and
+    # resolved only when needed, so loading a spec stays cheap and imports nothing of the module.
+    routes: str | None = None  # -> a sequence of Litestar route handlers / routers
+    permissions: tuple[Permission, ...] = ()
+    hashtags: tuple[str, ...] = ()  # hashtags the module claims for itself (e.g. #darurat)
+    subscribers: dict[str, str] = field(default_factory=dict)  # event type -> EventHandler
+    periodic: tuple[PeriodicJob, ...] = ()
+    models: str | None = None  # imported so the tables join TenantBase.metadata
+    jobs: str | None = None  # imported in the worker so the actors are declared
+    seed: str | None = None  # -> SeedHook: a new city's defaults (idempotent)
+    enabled_by_default: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModules:
+    specs: tuple[ModuleSpec, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    def get(self, name: str) -> ModuleSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def subscribers_for(self, event_type: str) -> list[tuple[str, str]]:
+        """(consumer name, handler path) for every module that subscribes to ``event_type``."""
+        return [
+            (f"{s.name}:{event_type}", s.subscribers[event_type])
+            for s in self.specs
+            if event_type in s.subscribers
+        ]
+
+    def import_models(self) -> None:
+        for spec in self.specs:
+            if spec.models:
+                resolve(spec.models)
+
+    def import_jobs(self) -> None:
+        for spec in self.specs:
+            if spec.jobs:
+                resolve(spec.jobs)
+
+    def seed_hooks(self) -> list[tuple[str, SeedHook]]:
+        return [(s.name, resolve(s.seed)) for s in self.specs if s.seed]
+
+
+def resolve(path: str) -> Any:
+    """Import ``package.module`` or ``package.module:attr``."""
+    import importlib
+
+    module_name, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+def discover(names: Iterable[str] | None = None) -> dict[str, ModuleSpec]:
+    """All module specs installed as entry points, optionally narrowed to ``names``."""
+    found: dict[str, ModuleSpec] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep  # type: ignore[assignment]
+    wanted = list(found) if names is None else list(names)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise ModuleConfigError(
+            f"unknown module(s) {', '.join(missing)}; installed: {', '.join(sorted(found))}"
+        )
+    specs: dict[str, ModuleSpec] = {}
+    for name in wanted:
+        spec = found[name].load()  # type: ignore[attr-defined]
+        if not isinstance(spec, ModuleSpec):
+            raise ModuleConfigError(f"entry point {name!r} is not a ModuleSpec")
+        if spec.name != name:
+            raise ModuleConfigError(f"entry point {name!r} loads a module named {spec.name!r}")
+        specs[name] = spec
+    return specs
+
+
+def check(specs: Sequence[ModuleSpec], route_paths: dict[str, Iterable[str]] | None = None) -> None:
+    """Refuse duplicate module names, permissions, hashtag claims and routes."""
+    seen: dict[str, str] = {}
+
+    def claim(kind: str, key: str, owner: str) -> None:
+        k = f"{kind}:{key}"
+        if k in seen and seen[k] != owner:
+            raise ModuleConfigError(f"{kind} {key!r} is claimed by both {seen[k]!r} and {owner!r}")
+        if k in seen:
+            raise ModuleConfigError(f"{kind} {key!r} is declared twice by {owner!r}")
+        seen[k] = owner
+
+    for spec in specs:
+        claim("module", spec.name, spec.name)
+        for perm in spec.permissions:
+            if not perm.name.startswith(spec.name + "."):
+                raise ModuleConfigError(
+                    f"permission {perm.name!r} of {spec.name!r} must start with {spec.name + '.'!r}"
+                )
+            claim("permission", perm.name, spec.name)
+        for tag in spec.hashtags:
+            claim("hashtag", normalise_hashtag(tag), spec.name)
+    for owner, paths in (route_paths or {}).items():
+        for path in paths:
+            claim("route", path, owner)
+
+
+def normalise_hashtag(tag: str) -> str:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", tag.lstrip("#"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return plain.casefold().replace("_", "").replace("-", "")
+
+
+def load(names: Iterable[str]) -> LoadedModules:
+    specs = discover(names)
+    ordered = tuple(specs.values())
+    check(ordered)
+    return LoadedModules(ordered)

@@ -1,0 +1,1 @@
+"""Tenant core: the registry, host resolution, provisioning and rollout."""
