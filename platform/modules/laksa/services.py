@@ -13,7 +13,7 @@ from kotalive.tenants.city_models import Agency
 
 async def seed_city_defaults(session: TenantSession) -> None:
     """Default hashtag rules for a new city; re-running adds nothing twice."""
-    agencies = dict((await session.execute(select(Agency.code, Agency.id))).tuples().all())
+    agencies = {code: id_ for code, id_ in (await session.execute(select(Agency.code, Agency.id))).all()}
     rows = [
         {
             "code": r.code,

@@ -1,0 +1,129 @@
+"""Shared fixtures: a fresh database on a real PostgreSQL, real Redis, cities made by provisioning.
+
+Services come from kotalive.devserver.ensure_services("test"): the configured URLs, else the
+local servers on 127.0.0.1:5432 / 6379 when they answer, else embedded ones. Each test session
+creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis as redis_sync
+
+from kotalive.context import TenantContext
+from kotalive.db import Database, install_database
+from kotalive.devserver import Services, ensure_services
+from kotalive.migrations.runner import upgrade_platform
+from kotalive.registry import LoadedModules, load
+from kotalive.settings import Settings, plain_postgres_url
+from kotalive.tenants.provisioning import NewCity, TenantService
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    svc = ensure_services(purpose="test")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+def test_database_url(services: Services) -> Iterator[str]:
+    """A database of this test session's own, dropped at the end."""
+    name = f"kotalive_test_{uuid.uuid4().hex[:10]}"
+    admin_url = plain_postgres_url(services.database_url)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield _with_db(services.database_url, name)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_db_url(services: Services) -> str:
+    """A Redis database number of its own (flushed first), so parallel runs do not collide."""
+    base = services.redis_url.rsplit("/", 1)[0] if services.redis_url.count("/") > 2 else services.redis_url
+    url = f"{base}/{int(os.environ.get('KOTALIVE_TEST_REDIS_DB', '9'))}"
+    redis_sync.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(test_database_url: str, redis_db_url: str) -> Settings:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOTALIVE_")}
+    env.update({
+        "KOTALIVE_ENV": "test",
+        "KOTALIVE_DATABASE_URL": test_database_url,
+        "KOTALIVE_REDIS_URL": redis_db_url,
+        "KOTALIVE_BASE_DOMAIN": "kota.test",
+        "KOTALIVE_PLATFORM_HOST": "platform.test",
+        "KOTALIVE_TRUSTED_PROXIES": "10.9.9.9",
+        "KOTALIVE_TENANT_CACHE_SECONDS": "1",
+        "KOTALIVE_DB_POOL_SIZE": "5",
+    })
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+def modules(settings: Settings) -> LoadedModules:
+    loaded = load(settings.modules)
+    loaded.import_models()
+    return loaded
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings, modules: LoadedModules) -> AsyncIterator[Database]:
+    db = Database(settings)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(upgrade_platform)
+    install_database(db)
+    yield db
+    install_database(None)
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def tenant_service(database: Database, modules: LoadedModules) -> TenantService:
+    return TenantService(database, modules)
+
+
+_counter = itertools.count(1)
+
+
+def unique_slug(prefix: str = "kota") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}-{next(_counter)}"
+
+
+MakeCity = Callable[..., Awaitable[TenantContext]]
+
+
+@pytest.fixture(scope="session")
+def make_city(tenant_service: TenantService) -> MakeCity:
+    """Provision a real city (unique slug) and return its context."""
+
+    async def make(prefix: str = "kota", **overrides: object) -> TenantContext:
+        slug = str(overrides.pop("slug", unique_slug(prefix)))
+        city = NewCity(slug=slug, name=str(overrides.pop("name", f"Kota {slug.title()}")),
+                       region_code=str(overrides.pop("region_code", "3671")), **overrides)  # type: ignore[arg-type]
+        await tenant_service.provision(city)
+        return await tenant_service.context(slug)
+
+    return make
