@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
 from kotalive.context import current_tenant, current_tenant_or_none
-from kotalive.db import Database, install_database, tenant_session
+from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.i18n import pick_language
 from kotalive.pages import STATIC_DIR, render_page
 from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
@@ -191,6 +191,7 @@ def create_app(
         import redis.asyncio as aioredis
 
         db = database or Database(settings)
+        previous = current_database()
         install_database(db)
         directory = TenantDirectory(db, settings.tenant_cache_seconds)
         resolver.directory = directory
@@ -208,7 +209,7 @@ def create_app(
             await app.state.redis.aclose()
             if database is None:
                 await db.dispose()
-            install_database(None)
+            install_database(previous)
 
     # The directory is created in the lifespan; the middleware holds this mutable handle to it.
     class _Resolver:

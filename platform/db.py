@@ -172,6 +172,10 @@ def install_database(database: Database | None) -> None:
     _database = database
 
 
+def current_database() -> Database | None:
+    return _database
+
+
 def get_database() -> Database:
     if _database is None:
         raise RuntimeError("no database installed in this process (kotalive.db.install_database)")

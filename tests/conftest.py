@@ -127,3 +127,40 @@ def make_city(tenant_service: TenantService) -> MakeCity:
         return await tenant_service.context(slug)
 
     return make
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, database: Database, modules: LoadedModules) -> AsyncIterator[object]:
+    """The real Litestar app with its lifespan running in the test loop (directory, Redis listener)."""
+    from kotalive.app import create_app
+
+    application = create_app(settings, database=database, modules=modules)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold_lifespan() -> None:
+        # Entered and left in one task: anyio's cancel scopes inside the lifespan require it.
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold_lifespan())
+    await asyncio.wait_for(started.wait(), 30)
+    yield application
+    stop.set()
+    await task
+
+
+def asgi_client(app: object, host: str, peer: str = "127.0.0.1") -> object:
+    """An httpx client on the app whose requests come from ``peer`` with ``Host: host``."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url=f"http://{host}")
+
+
+@pytest.fixture
+def client_for(app: object) -> Callable[..., object]:
+    def make(host: str, peer: str = "127.0.0.1") -> object:
+        return asgi_client(app, host, peer)
+
+    return make
