@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
@@ -112,7 +113,7 @@ async def list_agencies() -> list[AgencyOut]:
 
 
 @get("/agencies/{agency_id:int}", summary="One agency of the city")
-async def get_agency(agency_id: int) -> AgencyOut:
+async def get_agency(agency_id: FromPath[int]) -> AgencyOut:
     async with tenant_session() as session:
         agency = await session.get(Agency, agency_id)
     if agency is None:

@@ -42,7 +42,7 @@ class Runtime:
     """What a CLI command needs: settings, database, loaded modules and the tenant service."""
 
     def __init__(self) -> None:
-        from kotalive.db import Database, install_database
+        from kotalive.db import Database, current_database, install_database
         from kotalive.registry import load
         from kotalive.tenants.provisioning import TenantService
 
@@ -53,10 +53,14 @@ class Runtime:
         self.modules = load(self.settings.modules)
         self.modules.import_models()
         self.db = Database(self.settings, None)
+        self._previous = current_database()
         install_database(self.db)
         self.tenants = TenantService(self.db, self.modules)
 
     async def close(self) -> None:
+        from kotalive.db import install_database
+
+        install_database(self._previous)
         await self.db.dispose()
 
 
@@ -333,7 +337,9 @@ async def tenants_list(rt: Runtime) -> None:
     if not rows:
         console.print("no cities yet: kotalive tenants create SLUG --name ... --region-code ... --domain ...")
         return
-    table = Table("id", "slug", "name", "status", "wave", "revision", "last migration", "MoU expires")
+    table = Table()
+    for column in ("id", "slug", "name", "status", "wave", "revision", "last migration", "MoU expires"):
+        table.add_column(column, no_wrap=column in ("id", "slug", "status"))
     for t in rows:
         last = "-"
         if t.last_migration_at:

@@ -69,16 +69,18 @@ def redis_db_url(services: Services) -> str:
 @pytest.fixture(scope="session")
 def settings(test_database_url: str, redis_db_url: str) -> Settings:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOTALIVE_")}
-    env.update({
-        "KOTALIVE_ENV": "test",
-        "KOTALIVE_DATABASE_URL": test_database_url,
-        "KOTALIVE_REDIS_URL": redis_db_url,
-        "KOTALIVE_BASE_DOMAIN": "kota.test",
-        "KOTALIVE_PLATFORM_HOST": "platform.test",
-        "KOTALIVE_TRUSTED_PROXIES": "10.9.9.9",
-        "KOTALIVE_TENANT_CACHE_SECONDS": "1",
-        "KOTALIVE_DB_POOL_SIZE": "5",
-    })
+    env.update(
+        {
+            "KOTALIVE_ENV": "test",
+            "KOTALIVE_DATABASE_URL": test_database_url,
+            "KOTALIVE_REDIS_URL": redis_db_url,
+            "KOTALIVE_BASE_DOMAIN": "kota.test",
+            "KOTALIVE_PLATFORM_HOST": "platform.test",
+            "KOTALIVE_TRUSTED_PROXIES": "10.9.9.9",
+            "KOTALIVE_TENANT_CACHE_SECONDS": "1",
+            "KOTALIVE_DB_POOL_SIZE": "5",
+        }
+    )
     return Settings.from_env(env)
 
 
@@ -121,8 +123,12 @@ def make_city(tenant_service: TenantService) -> MakeCity:
 
     async def make(prefix: str = "kota", **overrides: object) -> TenantContext:
         slug = str(overrides.pop("slug", unique_slug(prefix)))
-        city = NewCity(slug=slug, name=str(overrides.pop("name", f"Kota {slug.title()}")),
-                       region_code=str(overrides.pop("region_code", "3671")), **overrides)  # type: ignore[arg-type]
+        city = NewCity(
+            slug=slug,
+            name=str(overrides.pop("name", f"Kota {slug.title()}")),
+            region_code=str(overrides.pop("region_code", "3671")),
+            **overrides,
+        )  # type: ignore[arg-type]
         await tenant_service.provision(city)
         return await tenant_service.context(slug)
 
@@ -164,3 +170,27 @@ def client_for(app: object) -> Callable[..., object]:
         return asgi_client(app, host, peer)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def new_slug() -> Callable[..., str]:
+    """A fresh unique city slug: ``new_slug("prefix")``."""
+    return unique_slug
+
+
+@pytest.fixture(scope="session")
+def eventually() -> Callable[..., Awaitable[object]]:
+    """Poll ``client.get(path)`` until it answers ``status`` (bounded): registry changes reach the
+    app over Redis, or within its 1 s cache TTL in tests."""
+    import time
+
+    async def wait(client: object, path: str, status: int, within: float = 5.0) -> object:
+        deadline = time.monotonic() + within
+        while True:
+            r = await client.get(path)  # type: ignore[attr-defined]
+            if r.status_code == status or time.monotonic() > deadline:
+                assert r.status_code == status, f"{path}: {r.status_code} {r.text}"
+                return r
+            await asyncio.sleep(0.05)
+
+    return wait

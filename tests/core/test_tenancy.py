@@ -62,7 +62,12 @@ async def test_raw_sql_outside_a_city_fails_closed(make_city, database: Database
     async with database.engine.begin() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS public.leak_probe (secret text)"))
         await conn.execute(text("INSERT INTO public.leak_probe VALUES ('public data')"))
-    for sql in ("SELECT * FROM agency", "SELECT * FROM tenant", "SELECT * FROM domain", "SELECT * FROM leak_probe"):
+    for sql in (
+        "SELECT * FROM agency",
+        "SELECT * FROM tenant",
+        "SELECT * FROM domain",
+        "SELECT * FROM leak_probe",
+    ):
         async with database.engine.connect() as conn:
             with pytest.raises((ProgrammingError, DBAPIError)) as info:
                 await conn.execute(text(sql))
@@ -84,7 +89,15 @@ def test_schema_names_come_from_the_immutable_id_only() -> None:
     for bad in (0, -1, True, "1"):
         with pytest.raises(ValueError):
             schema_for(bad)  # type: ignore[arg-type]
-    for bad in ("public", "platform", "city_1; DROP SCHEMA platform", 'city_1"', "city_01", "pg_catalog", "City_1"):
+    for bad in (
+        "public",
+        "platform",
+        "city_1; DROP SCHEMA platform",
+        'city_1"',
+        "city_01",
+        "pg_catalog",
+        "City_1",
+    ):
         with pytest.raises(CrossTenantError):
             checked_schema(bad)
 
@@ -97,44 +110,39 @@ async def test_unknown_host_is_404_with_a_page_and_json(app, client_for) -> None
     assert api.status_code == 404 and api.json()["error"] == "unknown_host"
 
 
-async def test_suspended_city_is_503_then_back_after_resume(app, client_for, make_city, tenant_service) -> None:
+async def test_suspended_city_is_503_then_back_after_resume(
+    app, client_for, make_city, tenant_service, eventually
+) -> None:
     city = await make_city("sus")
     host = city.primary_host
     async with client_for(host) as c:
         assert (await c.get("/api/v1/agencies")).status_code == 200
         await tenant_service.suspend(city.slug)
-        r = await _eventually(c, "/api/v1/agencies", 503)
+        r = await eventually(c, "/api/v1/agencies", 503)
         assert r.json()["error"] == "city_suspended" and city.name in r.json()["detail"]
         page = await c.get("/", headers={"accept": "text/html", "accept-language": "en"})
         assert page.status_code == 503 and "suspended" in page.text
         await tenant_service.resume(city.slug)
-        await _eventually(c, "/api/v1/agencies", 200)
+        await eventually(c, "/api/v1/agencies", 200)
         await tenant_service.archive(city.slug)
-        await _eventually(c, "/api/v1/agencies", 404)
+        await eventually(c, "/api/v1/agencies", 404)
 
 
-async def _eventually(client, path: str, status: int, timeout: float = 5.0):
-    """The registry change reaches the app over Redis (or its 1 s TTL in tests): poll, bounded."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        r = await client.get(path)
-        if r.status_code == status or time.monotonic() > deadline:
-            assert r.status_code == status, f"{path}: {r.status_code} {r.text}"
-            return r
-        await asyncio.sleep(0.05)
-
-
-async def test_forwarded_host_is_ignored_unless_the_peer_is_a_trusted_proxy(app, client_for, make_city) -> None:
+async def test_forwarded_host_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    app, client_for, make_city
+) -> None:
     a, b = await make_city("fa"), await make_city("fb")
     await _add_agency(app.state.db, b, "b-secret")
     # A forged header from an untrusted peer: the request stays on city A.
     async with client_for(a.primary_host, peer="203.0.113.5") as c:
-        codes = {x["code"] for x in (await c.get("/api/v1/agencies", headers={"x-forwarded-host": b.primary_host})).json()}
+        codes = {
+            x["code"]
+            for x in (await c.get("/api/v1/agencies", headers={"x-forwarded-host": b.primary_host})).json()
+        }
         assert "b-secret" not in codes
-        assert (await c.get("/api/v1/city", headers={"x-forwarded-host": b.primary_host})).json()["slug"] == a.slug
+        assert (await c.get("/api/v1/city", headers={"x-forwarded-host": b.primary_host})).json()[
+            "slug"
+        ] == a.slug
     # The configured proxy (10.9.9.9 in the test settings) is believed.
     async with client_for("proxy.internal", peer="10.9.9.9") as c:
         r = await c.get("/api/v1/city", headers={"x-forwarded-host": b.primary_host})
@@ -154,7 +162,11 @@ async def test_health_answers_on_every_host(app, client_for) -> None:
         async with client_for(host) as c:
             assert (await c.get("/healthz")).json() == {"status": "ok"}
             ready = await c.get("/readyz")
-            assert ready.status_code == 200 and ready.json()["database"] == "ok" and ready.json()["redis"] == "ok"
+            assert (
+                ready.status_code == 200
+                and ready.json()["database"] == "ok"
+                and ready.json()["redis"] == "ok"
+            )
 
 
 async def test_a_city_api_shows_only_its_own_rows(app, client_for, make_city) -> None:
