@@ -25,14 +25,6 @@ err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
 
 
-def run_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error[/]: {message}")
     sys.exit(code)

@@ -21,7 +21,7 @@ def translate(key: str, lang: str | None = None, **params: object) -> str:
 def pick_language(accept_language: str | None, explicit: str | None) -> str:
     """``?lang=`` or cookie first, then the browser's Accept-Language, then Indonesian."""
     if explicit in LANGUAGES:
-        return explicit  # type: ignore[return-value]
+        return explicit
     best, best_q = DEFAULT_LANGUAGE, -1.0
     for part in (accept_language or "").split(","):
         tag, _, q = part.strip().partition(";q=")

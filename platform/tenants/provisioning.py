@@ -368,7 +368,7 @@ class TenantService:
         async with self.db.engine.begin() as conn:
             await conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
             await conn.execute(delete(Tenant).where(Tenant.id == tenant.id))
-            await bump_registry_version(conn)  # type: ignore[arg-type]
+            await bump_registry_version(conn)
         await announce_registry_change(self.db.settings.redis_url)
 
     async def set_wave(self, slug: str, wave: str | None) -> Tenant:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kotalive.context import schema_for
 from kotalive.db import Database
@@ -115,11 +116,11 @@ async def migrate_one(
 
 
 async def _record(
-    conn,
+    conn: AsyncConnection,
     target: Target,
     run_id: str,
     before: str | None,
-    after: str | None,  # type: ignore[no-untyped-def]
+    after: str | None,
     ok: bool,
     error: str | None,
     ms: float,
