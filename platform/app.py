@@ -187,17 +187,16 @@ def create_app(
     modules.import_models()
     routers = module_routers(modules)
 
+    # Creating the engine connects nothing: connections open in the server's loop on first use.
+    db = database or Database(settings)
+    directory = TenantDirectory(db, settings.tenant_cache_seconds)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         import redis.asyncio as aioredis
 
-        db = database or Database(settings)
         previous = current_database()
         install_database(db)
-        directory = TenantDirectory(db, settings.tenant_cache_seconds)
-        resolver.directory = directory
-        app.state.db = db
-        app.state.directory = directory
         app.state.redis = aioredis.from_url(settings.redis_url)
         stop = asyncio.Event()
         listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
@@ -211,19 +210,6 @@ def create_app(
             if database is None:
                 await db.dispose()
             install_database(previous)
-
-    # The directory is created in the lifespan; the middleware holds this mutable handle to it.
-    class _Resolver:
-        directory: TenantDirectory | None = None
-
-    resolver = _Resolver()
-
-    def resolution_middleware(app: Any) -> Any:
-        async def call(scope: Any, receive: Any, send: Any) -> None:
-            assert resolver.directory is not None, "lifespan has not started"
-            await TenantResolutionMiddleware(app, resolver.directory, settings)(scope, receive, send)
-
-        return call
 
     city_api = Router(
         path="/api/v1",
@@ -240,11 +226,13 @@ def create_app(
             *routers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
-        middleware=[DefineMiddleware(resolution_middleware)],
+        middleware=[DefineMiddleware(TenantResolutionMiddleware, directory=directory, settings=settings)],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Kota Live API", version="1", path="/api/v1/schema"),
         debug=settings.log_level == "DEBUG",
     )
     app.state.settings = settings
     app.state.modules = modules
+    app.state.db = db
+    app.state.directory = directory
     return app
