@@ -86,7 +86,8 @@ def _asyncpg_url(url: str) -> str:
             f"KOTALIVE_DATABASE_URL: expected a postgresql:// URL, got scheme {parts.scheme!r}"
         )
     query = dict(parse_qsl(parts.query))
-    query.pop("sslmode", None)
+    if "sslmode" in query:  # libpq spelling -> asyncpg's (never dropped: that would weaken TLS)
+        query["ssl"] = query.pop("sslmode")
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
