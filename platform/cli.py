@@ -464,11 +464,29 @@ async def tenants_wave(rt: Runtime, slug: str, name: str) -> None:
 @click.argument("slug")
 @click.argument("module")
 @click.argument("state", type=click.Choice(["on", "off"]))
+@click.option(
+    "--config",
+    "config_json",
+    default=None,
+    help="The module's settings for this city, as JSON: '{\"key\": 1}'",
+)
 @with_runtime
-async def tenants_module(rt: Runtime, slug: str, module: str, state: str) -> None:
-    """Switch a module on or off for one city."""
-    await rt.tenants.set_module(slug, module, state == "on")
-    console.print(f"{module} is {state} for {slug}")
+async def tenants_module(rt: Runtime, slug: str, module: str, state: str, config_json: str | None) -> None:
+    """Switch a module on or off for one city (and set its per-city configuration)."""
+    import json
+
+    config = None
+    if config_json is not None:
+        try:
+            config = json.loads(config_json)
+        except json.JSONDecodeError as exc:
+            fail(f"config: not valid JSON ({exc.msg} at character {exc.pos})")
+        if not isinstance(config, dict):
+            fail("config: must be a JSON object, e.g. '{\"sla_days\": 3}'")
+    await rt.tenants.set_module(slug, module, state == "on", config)
+    console.print(
+        f"{module} is {state} for {slug}" + (f" with config {config}" if config is not None else "")
+    )
 
 
 @tenants.command("check-drift")

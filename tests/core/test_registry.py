@@ -75,3 +75,30 @@ async def test_a_city_created_with_some_modules_has_only_those(app, client_for, 
         assert (await c.get("/api/v1/hotline112/")).status_code == 200
         assert (await c.get("/api/v1/laksa/rules")).status_code == 404
         assert (await c.get("/api/v1/city")).json()["modules"] == ["hotline112"]
+
+
+async def test_cli_switches_a_module_with_its_config(settings, tenant_service, make_city) -> None:
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from kotalive.cli import main
+
+    city = await make_city("mod")
+    env = {
+        "KOTALIVE_DATABASE_URL": settings.database_url,
+        "KOTALIVE_REDIS_URL": settings.redis_url,
+        "KOTALIVE_ENV": "test",
+    }
+
+    def cli(*args: str) -> object:
+        return CliRunner().invoke(main, ["tenants", "module", city.slug, *args], env=env)
+
+    bad = await asyncio.to_thread(cli, "laksa", "on", "--config", "{nope")
+    assert bad.exit_code == 2 and "config" in bad.output
+    unknown = await asyncio.to_thread(cli, "chess", "on")
+    assert unknown.exit_code == 2 and "module" in unknown.output
+    ok = await asyncio.to_thread(cli, "laksa", "off", "--config", '{"close_after_days": 7}')
+    assert ok.exit_code == 0, ok.output
+    ctx = await tenant_service.context(city.slug)
+    assert not ctx.has_module("laksa") and ctx.module_config["laksa"] == {"close_after_days": 7}
