@@ -153,3 +153,26 @@ async def test_drift_check_finds_hand_made_changes(make_city, database: Database
         "extra column agency.fax" in text_report
         and "missing index outbox_event.ix_outbox_event_unsent" in text_report
     )
+
+
+async def test_parallel_orchestrators_migrate_every_city_once(
+    make_city, database: Database, tmp_path: Path
+) -> None:
+    wave = f"p{uuid.uuid4().hex[:8]}"
+    cities = [await make_city("par", wave=wave) for _ in range(4)]
+    extra, revs = write_revisions(tmp_path / "v", "    op.create_index('ix_agency_kind', 'agency', ['kind'])")
+    progress: list[str] = []
+    results = await migrate(
+        database,
+        await select_targets(database, wave=wave),
+        parallel=2,
+        extra_version_locations=extra,
+        progress=lambda r: progress.append(r.slug),
+    )
+    assert sorted(r.slug for r in results) == sorted(c.slug for c in cities) == sorted(progress)
+    assert all(r.ok and r.after == revs[-1] and r.revisions == 1 for r in results)
+    async with database.platform_session() as s:
+        runs = (
+            await s.scalars(select(MigrationRun).where(MigrationRun.tenant_id.in_([c.id for c in cities])))
+        ).all()
+    assert len({r.run_id for r in runs}) == 1 and len(runs) == 4

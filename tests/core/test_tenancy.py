@@ -182,3 +182,37 @@ async def test_a_city_api_shows_only_its_own_rows(app, client_for, make_city) ->
     async with client_for(b.primary_host) as c:
         r = await c.get(f"/api/v1/agencies/{a_id}")
         assert r.status_code == 404 or r.json()["code"] != "mine-a"
+
+
+async def test_city_schemas_hold_no_custom_types_and_no_foreign_keys_out(
+    make_city, database: Database
+) -> None:
+    """§4 rules 7 and 8: no per-city ENUMs (they break cached statements), no FK leaving the city."""
+    city = await make_city()
+    async with database.engine.connect() as conn:
+        types = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                        "WHERE n.nspname = :s AND t.typtype IN ('e', 'd', 'c') "
+                        "AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)"
+                    ),
+                    {"s": city.schema},
+                )
+            )
+            .scalars()
+            .all()
+        )
+        outward = (
+            await conn.execute(
+                text(
+                    "SELECT con.conname, tn.nspname FROM pg_constraint con "
+                    "JOIN pg_class s ON s.oid = con.conrelid JOIN pg_namespace sn ON sn.oid = s.relnamespace "
+                    "JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+                    "WHERE con.contype = 'f' AND sn.nspname = :s AND tn.nspname <> :s"
+                ),
+                {"s": city.schema},
+            )
+        ).all()
+    assert types == [] and outward == []
