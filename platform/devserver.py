@@ -526,8 +526,11 @@ class ProcessGroup:
 
     async def stop(self, grace: float = 10.0) -> None:
         running = {n: p for n, p in self.children.items() if p.returncode is None}
+        # SIGTERM to the child alone: a supervisor of its own (dramatiq's) forwards it to its
+        # processes, and a second SIGTERM straight from us would turn their graceful stop into a kill.
         for proc in running.values():
-            _signal_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
         if running:
             waits = [asyncio.create_task(p.wait()) for p in running.values()]
             _, pending = await asyncio.wait(waits, timeout=grace)
