@@ -79,6 +79,6 @@ bench: setup
 clean:
 	@if [ -x $(BIN)/python ] && [ -d .kotalive ]; then \
 		$(BIN)/python -P -c 'from kotalive.devserver import stop_embedded; [print("stopped", s) for s in stop_embedded()]'; fi
-	rm -rf .kotalive node_modules $(VENDOR) build dist .mypy_cache .pytest_cache .ruff_cache test-artifacts bench-results
+	rm -rf .kotalive node_modules $(VENDOR) build dist .mypy_cache .pytest_cache .ruff_cache .import_linter_cache test-artifacts bench-results
 	find platform admin tests infra -name __pycache__ -type d -prune -exec rm -rf {} +
 	@echo "kept $(VENV) (remove it by hand to reinstall from scratch)"
