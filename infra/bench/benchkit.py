@@ -1,0 +1,454 @@
+"""What every core benchmark shares: a throwaway database, settings, cities, figures and memory.
+
+Run the benchmarks with ``.venv/bin/python -P infra/bench/<script>.py`` (never with the
+repository root first on ``sys.path``: ``platform/`` would shadow the standard library).
+Nothing here asserts a time: a benchmark measures, prints and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import platform as stdlib_platform  # the standard library's, since the repo root is not on sys.path
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import psutil
+
+from kotalive.db import Database, install_database
+from kotalive.devserver import Services, ensure_services
+from kotalive.migrations.runner import upgrade_platform
+from kotalive.registry import LoadedModules, load
+from kotalive.settings import Settings, plain_postgres_url
+from kotalive.tenants.provisioning import NewCity, TenantService
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+RESULTS_DIR = REPO / "bench-results"
+BASE_DOMAIN = "bench.test"
+PLATFORM_HOST = "platform.bench.test"
+DB_PREFIX = "kotalive_bench_"
+
+
+# ---- sizes ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    provision_cities: int
+    migrate_cities: int
+    read_cities: int
+    read_seconds: float
+    warmup_seconds: float
+    connections: int
+
+    @classmethod
+    def pick(cls, quick: bool) -> Sizes:
+        if quick:
+            return cls(
+                provision_cities=20,
+                migrate_cities=30,
+                read_cities=30,
+                read_seconds=1.0,
+                warmup_seconds=1.0,
+                connections=16,
+            )
+        return cls(
+            provision_cities=200,
+            migrate_cities=500,
+            read_cities=500,
+            read_seconds=10.0,
+            warmup_seconds=5.0,
+            connections=16,
+        )
+
+
+# ---- figures -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Figure:
+    name: str
+    value: float | int | str | None
+    unit: str = ""
+    note: str = ""  # goal, ratio meaning, or how it was measured
+
+
+@dataclass(slots=True)
+class BenchResult:
+    benchmark: str
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def add(self, name: str, value: Any, unit: str = "", note: str = "") -> None:
+        self.figures.append(Figure(name, value, unit, note))
+        say(f"  {name:<44} {fmt(value):>10} {unit:<8} {note}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 1),
+            "error": self.error,
+            "figures": {f.name: {"value": f.value, "unit": f.unit, "note": f.note} for f in self.figures},
+            "details": self.details,
+        }
+
+
+def record_failure(result: BenchResult, exc: BaseException) -> None:
+    """A benchmark that breaks reports why and lets the others run."""
+    import traceback
+
+    traceback.print_exc()
+    result.error = f"{type(exc).__name__}: {exc}"
+    say(f"[{result.benchmark}] FAILED: {result.error}")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (p95 of 200 values is the 190th smallest)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-pct * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if not a or not b:
+        return None
+    return a / b
+
+
+# ---- the machine ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": stdlib_platform.python_version(),
+        "kernel": stdlib_platform.release(),
+    }
+
+
+# ---- services and the throwaway database ---------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+@dataclass(slots=True)
+class Bench:
+    """One throwaway database with the platform schema, and everything that reaches it."""
+
+    services: Services
+    database_url: str
+    settings: Settings
+    modules: LoadedModules
+    db: Database
+    tenants: TenantService
+
+    @property
+    def database_name(self) -> str:
+        return database_name(self.database_url)
+
+    def server_env(self, **overrides: str) -> dict[str, str]:
+        """The environment of a `kotalive serve` process on this database."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KOTALIVE_")}
+        env.update(bench_env(self.database_url, self.services.redis_url))
+        env.update(overrides)
+        return env
+
+    async def reopen(self) -> None:
+        """A fresh engine (after `close_connections`, e.g. once the app server has stopped)."""
+        self.db = Database(self.settings)
+        install_database(self.db)
+        self.tenants = TenantService(self.db, self.modules)
+
+    async def close_connections(self) -> None:
+        """Drop the harness's pooled connections so only the app's backends remain."""
+        await self.db.dispose()
+
+
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "KOTALIVE_ENV": "production",
+        "KOTALIVE_SECRET_KEY": "kotalive-benchmark-" + uuid.uuid4().hex,
+        "KOTALIVE_DATABASE_URL": database_url,
+        "KOTALIVE_REDIS_URL": redis_url,
+        "KOTALIVE_BASE_DOMAIN": BASE_DOMAIN,
+        "KOTALIVE_PLATFORM_HOST": PLATFORM_HOST,
+        "KOTALIVE_LOG_LEVEL": "WARNING",
+    }
+
+
+_services: Services | None = None
+
+
+def services() -> Services:
+    """The configured PostgreSQL/Redis, else the local ones, else embedded (one per process)."""
+    global _services
+    if _services is None:
+        _services = ensure_services(purpose="test")
+    return _services
+
+
+def stop_services() -> None:
+    global _services
+    if _services is not None:
+        _services.stop()
+        _services = None
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(plain_postgres_url(services().database_url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def server_version() -> str:
+    conn = await asyncpg.connect(plain_postgres_url(services().database_url))
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def throwaway_database(purpose: str) -> AsyncIterator[Bench]:
+    """CREATE DATABASE kotalive_bench_<random>, migrate the platform schema; DROP it at the end."""
+    svc = services()
+    name = f"{DB_PREFIX}{purpose}_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = with_database(svc.database_url, name)
+    bench: Bench | None = None
+    try:
+        settings = Settings.from_env(bench_env(url, svc.redis_url))
+        modules = load(settings.modules)
+        modules.import_models()
+        db = Database(settings)
+        install_database(db)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(upgrade_platform)
+        bench = Bench(svc, url, settings, modules, db, TenantService(db, modules))
+        yield bench
+    finally:
+        if bench is not None:
+            await bench.db.dispose()
+        install_database(None)
+        # FORCE: a crashed server or migration worker must not keep the database alive.
+        await asyncio.shield(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sigterm_as_interrupt() -> None:
+    """Let `finally` blocks (dropping the database, stopping servers) run on SIGTERM too."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+# ---- cities --------------------------------------------------------------------------------------
+
+
+def new_city(prefix: str, i: int) -> NewCity:
+    slug = f"{prefix}-{i:04d}"
+    return NewCity(slug=slug, name=f"Kota Bench {prefix.title()} {i}", region_code="3671")
+
+
+async def provision_cities(
+    tenants: TenantService,
+    cities: Iterable[NewCity],
+    *,
+    concurrency: int = 1,
+    on_city: Callable[[NewCity, float], None] | None = None,
+) -> float:
+    """Provision through ``TenantService.provision``, ``concurrency`` cities at a time.
+
+    Returns the wall time in seconds. Concurrency only overlaps round trips: every city still
+    takes the real path (registry row, schema, seed, active).
+    """
+    queue: asyncio.Queue[NewCity] = asyncio.Queue()
+    for city in cities:
+        queue.put_nowait(city)
+
+    async def worker() -> None:
+        while True:
+            try:
+                city = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            await tenants.provision(city)
+            if on_city:
+                on_city(city, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    return time.perf_counter() - started
+
+
+# ---- memory --------------------------------------------------------------------------------------
+
+
+def private_bytes(pid: int) -> int:
+    """Private memory of a process's private mappings (heap, stack), from /proc/<pid>/smaps.
+
+    PostgreSQL backends map shared_buffers as one shared mapping; pages of it that only one
+    backend touched count as "private" in USS, so USS overstates what a backend owns. Summing
+    Private_Clean + Private_Dirty over private ("p") mappings only leaves the backend's own memory:
+    catalogue caches, prepared statements and their plans.
+    """
+    total = 0
+    private_mapping = False
+    try:
+        with open(f"/proc/{pid}/smaps", encoding="ascii", errors="replace") as f:
+            for line in f:
+                first = line.split(None, 2)
+                if not first:
+                    continue
+                if "-" in first[0] and len(first) > 1 and len(first[1]) == 4:
+                    private_mapping = first[1][3] == "p"
+                elif private_mapping and first[0] in ("Private_Clean:", "Private_Dirty:"):
+                    total += int(first[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0
+    return total
+
+
+@dataclass(slots=True)
+class BackendMemory:
+    backends: int = 0
+    rss: int = 0
+    pss: int = 0
+    private: int = 0
+    private_max: int = 0
+
+    def as_mib(self) -> dict[str, float | int]:
+        mib = 2**20
+        return {
+            "backends": self.backends,
+            "rss_mib": round(self.rss / mib, 1),
+            "pss_mib": round(self.pss / mib, 1),
+            "private_mib": round(self.private / mib, 1),
+            "private_max_per_backend_mib": round(self.private_max / mib, 1),
+        }
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL backends connected to ``database``.
+
+    A backend's process title reads "postgres: <cluster>: <user> <database> <client> <state>".
+    """
+    pids = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        words = " ".join(proc.info.get("cmdline") or ()).split()
+        if words[:1] == ["postgres:"] and database in words[2:5]:
+            pids.append(proc.info["pid"])
+    return pids
+
+
+def backend_memory(database: str) -> BackendMemory:
+    out = BackendMemory()
+    for pid in backend_pids(database):
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        own = private_bytes(pid)
+        out.backends += 1
+        out.rss += info.rss
+        out.pss += getattr(info, "pss", 0)
+        out.private += own
+        out.private_max = max(out.private_max, own)
+    return out
+
+
+# ---- the summary ---------------------------------------------------------------------------------
+
+
+def summary_table(results: Sequence[BenchResult]) -> str:
+    rows = [("benchmark", "figure", "value", "unit", "note")]
+    for r in results:
+        if r.error:
+            rows.append((r.benchmark, "FAILED", "", "", r.error[:80]))
+        for f in r.figures:
+            rows.append((r.benchmark, f.name, fmt(f.value), f.unit, f.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[i].ljust(widths[i]) if i != 2 else row[i].rjust(widths[i]) for i in range(4)]
+        lines.append("  ".join(cells) + "  " + row[4])
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 4)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def figures_json(results: Sequence[BenchResult], *, quick: bool, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "machine": machine(),
+        "quick": quick,
+        **extra,
+        "results": {r.benchmark: r.as_json() for r in results},
+        "figures": [asdict(f) | {"benchmark": r.benchmark} for r in results for f in r.figures],
+    }
+
+
+def standalone(run: Callable[[Sizes], Any], argv: Sequence[str] | None = None) -> None:
+    """``python -P infra/bench/bench_x.py [--quick]``: one benchmark alone."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args, _ = parser.parse_known_args(argv)
+    sigterm_as_interrupt()
+    try:
+        result: BenchResult = asyncio.run(run(Sizes.pick(args.quick)))
+    finally:
+        stop_services()
+    print()
+    print(summary_table([result]))
+    sys.exit(1 if result.error else 0)
