@@ -488,7 +488,8 @@ def kotalive_command() -> list[str]:
 
 
 class ProcessGroup:
-    """Children whose output is prefixed with their name; stopping one stops its process group."""
+    """Children with name-prefixed output, each in its own process group: ``stop()`` sends each
+    SIGTERM, then SIGKILL to the whole group of any that is still running after the grace period."""
 
     def __init__(self, env: dict[str, str], out: _Output) -> None:
         self.env = env
@@ -554,7 +555,7 @@ async def _city_urls(database_url: str, port: int) -> list[tuple[str, str]]:
 
     from kotalive.settings import plain_postgres_url
 
-    conn = await asyncpg.connect(plain_postgres_url(database_url.replace("+asyncpg", "")))
+    conn = await asyncpg.connect(plain_postgres_url(database_url))
     try:
         rows = await conn.fetch(
             "SELECT t.name, d.host FROM platform.tenant t "
