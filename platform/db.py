@@ -12,8 +12,9 @@ Tenancy rules (ARCHITECTURE §4) enforced here:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import contextvars
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -164,6 +165,11 @@ class Database:
 
 
 _database: Database | None = None
+# A worker runs its actors on its own event loop, and an asyncpg pool belongs to one loop: the worker
+# scopes its own engine to each message, so ``tenant_session()`` in an actor never borrows the web's.
+_scoped_database: contextvars.ContextVar[Database | None] = contextvars.ContextVar(
+    "kotalive_database", default=None
+)
 
 
 def install_database(database: Database | None) -> None:
@@ -176,7 +182,20 @@ def current_database() -> Database | None:
     return _database
 
 
+@contextmanager
+def use_database(database: Database) -> Iterator[Database]:
+    """Within this context (task, thread), ``get_database()`` returns ``database``."""
+    token = _scoped_database.set(database)
+    try:
+        yield database
+    finally:
+        _scoped_database.reset(token)
+
+
 def get_database() -> Database:
+    scoped = _scoped_database.get()
+    if scoped is not None:
+        return scoped
     if _database is None:
         raise RuntimeError("no database installed in this process (kotalive.db.install_database)")
     return _database
