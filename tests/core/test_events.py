@@ -1,0 +1,340 @@
+"""Events through the outbox, a real Redis broker and an in-process Dramatiq worker.
+
+Each test gets its own broker namespace in the test Redis database, and a worker (threads, with
+its own event loop and database engine, as in production) that is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from dramatiq import Worker
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import select
+
+from kotalive import events
+from kotalive.context import TenantContext, current_tenant_or_none
+from kotalive.db import Database, TenantSession
+from kotalive.events import EventReceipt, InvalidEvent, OutboxEvent
+from kotalive.jobs import create_broker, use_jobs
+from kotalive.registry import LoadedModules
+from kotalive.settings import Settings
+from kotalive.tenants.city_models import Agency
+
+PINGED = "testing.pinged"
+
+
+# ---- fixtures and helpers ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker(settings: Settings, modules: LoadedModules) -> Iterator[RedisBroker]:
+    namespace = f"kotalive-test-{uuid.uuid4().hex[:10]}"
+    broker = create_broker(settings, namespace=namespace)
+    with use_jobs(settings, modules, broker=broker):
+        yield broker
+    keys = list(broker.client.scan_iter(f"{namespace}:*"))
+    if keys:
+        broker.client.delete(*keys)
+    broker.close()
+
+
+@pytest.fixture
+async def worker(broker: RedisBroker) -> AsyncIterator[Worker]:
+    w = Worker(broker, worker_threads=2, worker_timeout=50)
+    w.start()
+    yield w
+    await asyncio.to_thread(w.stop, 5000)
+
+
+async def eventually(check: Callable[[], Any], what: str, within: float = 5.0) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy; bounded."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def settled(broker: RedisBroker, *queues: str) -> Callable[[], bool]:
+    """True once every message of these queues has been acked or dead-lettered."""
+    return lambda: all(broker.do_qsize(q) == 0 for q in queues or ("events", "default"))
+
+
+async def publish(database: Database, city: TenantContext, payload: dict[str, Any]) -> int:
+    async with database.tenant_session(city) as s, s.begin():
+        row = events.publish(s, PINGED, payload)
+    await events.wait_for_relays()
+    return row.id
+
+
+async def rows(database: Database, city: TenantContext, model: Any) -> list[Any]:
+    async with database.tenant_session(city) as s:
+        return list(await s.scalars(select(model)))
+
+
+class Recorder:
+    """A consumer that notes where it ran and what its session could see."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    async def __call__(self, event_type: str, payload: dict[str, Any], session: TenantSession) -> None:
+        seen = (await session.execute_sql("SELECT id FROM {city}.outbox_event ORDER BY id")).scalars().all()
+        context = current_tenant_or_none()
+        self.calls.append(
+            {
+                "context": context.id if context else None,
+                "session": session.tenant.id,
+                "event_type": event_type,
+                "payload": payload,
+                "outbox_seen": list(seen),
+            }
+        )
+
+
+# ---- publishing ----------------------------------------------------------------------------------
+
+
+async def test_publish_refuses_what_json_cannot_carry(make_city: Any, database: Database) -> None:
+    city = await make_city("evt")
+    async with database.tenant_session(city) as s:
+        agency = (await s.scalars(select(Agency).limit(1))).one()
+        bad: list[tuple[str, dict[str, Any], str]] = [
+            ("testing.x", {"agency": agency}, "never ORM objects"),
+            ("testing.x", {"at": dt.datetime.now(dt.UTC)}, "isoformat"),
+            ("testing.x", {"ids": [1, {2: "two"}]}, "keys are strings"),
+            ("testing.x", {"ratio": float("nan")}, "NaN"),
+            ("testing.x", {"blob": b"raw"}, "bytes"),
+            ("Testing-X", {}, "lower case"),
+            ("nodot", {}, "lower case"),
+        ]
+        for event_type, payload, reason in bad:
+            with pytest.raises(InvalidEvent, match=reason):
+                events.publish(s, event_type, payload)
+        with pytest.raises(InvalidEvent, match="dict"):
+            events.publish(s, "testing.x", ["not", "a", "dict"])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="TenantSession"):
+            events.publish(database.platform_session(), "testing.x", {})  # type: ignore[arg-type]
+    # A valid payload is stored as a JSON copy: later changes by the caller do not leak in.
+    payload: dict[str, Any] = {"complaint_id": 7, "tags": ["banjir"], "geo": {"lat": -6.2, "lon": 106.8}}
+    async with database.tenant_session(city) as s, s.begin():
+        row = events.publish(s, "testing.x", payload)
+    payload["tags"].append("later")
+    stored = await rows(database, city, OutboxEvent)
+    assert [(r.id, r.event_type, r.payload) for r in stored] == [
+        (row.id, "testing.x", {"complaint_id": 7, "tags": ["banjir"], "geo": {"lat": -6.2, "lon": 106.8}})
+    ]
+
+
+async def test_rolled_back_event_is_neither_stored_nor_sent(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    city = await make_city("evt")
+    recorder = Recorder()
+    with events.subscribed(PINGED, recorder, name="tests.rollback"):
+        async with database.tenant_session(city) as s:
+            async with s.begin():
+                events.publish(s, PINGED, {"n": 1})
+                await s.rollback()
+        await events.wait_for_relays()
+        assert await rows(database, city, OutboxEvent) == []
+        assert broker.do_qsize("events") == 0
+
+
+async def test_event_without_consumers_is_marked_sent(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    city = await make_city("evt")
+    await publish(database, city, {"n": 1})
+    [row] = await rows(database, city, OutboxEvent)
+    assert row.sent_at is not None and row.attempts == 1 and row.last_error is None
+    assert broker.do_qsize("events") == 0
+
+
+# ---- delivery ------------------------------------------------------------------------------------
+
+
+async def test_event_is_handled_in_its_own_city_only(
+    make_city: Any, database: Database, broker: RedisBroker, worker: Worker
+) -> None:
+    city_a, city_b = await make_city("evta"), await make_city("evtb")
+    recorder = Recorder()
+    with events.subscribed(PINGED, recorder, name="tests.isolation"):
+        event_a = await publish(database, city_a, {"marker": "only-a", "n": 1})
+        # The fast path sent it right after commit: no sweeper involved.
+        [row] = await rows(database, city_a, OutboxEvent)
+        assert row.sent_at is not None and row.attempts == 1
+        await eventually(lambda: recorder.calls, "city A's handler")
+        await eventually(settled(broker), "the queues to drain")
+
+        assert recorder.calls == [
+            {
+                "context": city_a.id,
+                "session": city_a.id,
+                "event_type": PINGED,
+                "payload": {"marker": "only-a", "n": 1},
+                "outbox_seen": [event_a],
+            }
+        ]
+        [receipt] = await rows(database, city_a, EventReceipt)
+        assert (receipt.event_id, receipt.consumer) == (event_a, "tests.isolation")
+        assert await rows(database, city_b, EventReceipt) == []
+        assert await rows(database, city_b, OutboxEvent) == []
+
+        # And the other way round: B's event runs in B and sees only B's outbox.
+        event_b = await publish(database, city_b, {"marker": "only-b"})
+        await eventually(lambda: len(recorder.calls) == 2, "city B's handler")
+        assert recorder.calls[1]["context"] == recorder.calls[1]["session"] == city_b.id
+        assert recorder.calls[1]["outbox_seen"] == [event_b]
+        assert [r.event_id for r in await rows(database, city_a, EventReceipt)] == [event_a]
+
+
+async def test_redelivered_event_is_handled_once(
+    make_city: Any, database: Database, broker: RedisBroker, worker: Worker
+) -> None:
+    city = await make_city("evt")
+    recorder = Recorder()
+    with events.subscribed(PINGED, recorder, name="tests.once"):
+        event_id = await publish(database, city, {"n": 1})
+        await eventually(lambda: recorder.calls, "the first delivery")
+        await eventually(settled(broker), "the queues to drain")
+
+        # Lose the "sent" mark (as if the relay crashed before recording it): the sweeper sends again.
+        async with database.tenant_session(city) as s, s.begin():
+            await s.execute_sql("UPDATE {city}.outbox_event SET sent_at = NULL")
+        assert await events.sweep_outbox(city) == 1
+        [row] = await rows(database, city, OutboxEvent)
+        assert row.sent_at is not None and row.attempts == 2
+        await eventually(settled(broker), "the second delivery to be processed")
+
+        # Delivered twice, handled once; a third delivery by hand is a no-op as well.
+        assert len(recorder.calls) == 1
+        assert await events.deliver(city, event_id, "tests.once", PINGED, {"n": 1}) is False
+        assert len(recorder.calls) == 1
+        assert [(r.event_id, r.consumer) for r in await rows(database, city, EventReceipt)] == [
+            (event_id, "tests.once")
+        ]
+
+
+async def test_each_consumer_gets_its_own_message_and_receipt(
+    make_city: Any, database: Database, broker: RedisBroker, worker: Worker
+) -> None:
+    city = await make_city("evt")
+    first, second = Recorder(), Recorder()
+    with (
+        events.subscribed(PINGED, first, name="tests.first"),
+        events.subscribed(PINGED, second, name="tests.second"),
+    ):
+        event_id = await publish(database, city, {"n": 1})
+        await eventually(lambda: first.calls and second.calls, "both consumers")
+        await eventually(settled(broker), "the queues to drain")
+    receipts = sorted((r.event_id, r.consumer) for r in await rows(database, city, EventReceipt))
+    assert receipts == [(event_id, "tests.first"), (event_id, "tests.second")]
+
+
+async def test_failing_consumer_leaves_no_receipt_and_is_retried(
+    make_city: Any, database: Database, broker: RedisBroker, worker: Worker
+) -> None:
+    city = await make_city("evt")
+    attempts: list[int] = []
+
+    async def flaky(event_type: str, payload: dict[str, Any], session: TenantSession) -> None:
+        attempts.append(len(attempts) + 1)
+        await session.execute_sql("UPDATE {city}.agency SET name = name || ' (touched)'")
+        if len(attempts) == 1:
+            raise RuntimeError("the first attempt fails")
+
+    with events.subscribed(PINGED, flaky, name="tests.flaky"):
+        event_id = await publish(database, city, {"n": 1})
+        # The retry comes after the broker's backoff (about a second for the first one).
+        await eventually(lambda: attempts, "the first attempt")
+        await eventually(lambda: len(attempts) >= 2 or None, "a retry", within=8.0)
+        await eventually(
+            lambda: _receipts(database, city), "the receipt of the successful attempt", within=2.0
+        )
+    async with database.tenant_session(city) as s:
+        touched = (
+            await s.execute_sql("SELECT count(*) FROM {city}.agency WHERE name LIKE '%(touched)%'")
+        ).scalar_one()
+        total = (await s.execute_sql("SELECT count(*) FROM {city}.agency")).scalar_one()
+    # The failed attempt's change was rolled back with its receipt; only one took effect.
+    assert touched == total and total > 0
+    async with database.tenant_session(city) as s:
+        names = (await s.execute_sql("SELECT name FROM {city}.agency")).scalars().all()
+    assert all(n.count("(touched)") == 1 for n in names)
+    assert [r.event_id for r in await rows(database, city, EventReceipt)] == [event_id]
+
+
+async def _receipts(database: Database, city: TenantContext) -> list[Any]:
+    return await rows(database, city, EventReceipt)
+
+
+async def test_consumer_of_a_switched_off_module_skips_that_city(
+    make_city: Any, database: Database, broker: RedisBroker, worker: Worker
+) -> None:
+    with_laksa = await make_city("evt", modules=["laksa", "liveroom"])
+    without_laksa = await make_city("evt", modules=["liveroom"])
+    recorder = Recorder()
+    with events.subscribed(PINGED, recorder, name="laksa:tests.pinged", module="laksa"):
+        await publish(database, without_laksa, {"n": 1})
+        await publish(database, with_laksa, {"n": 2})
+        await eventually(lambda: recorder.calls, "the city with laksa")
+        await eventually(settled(broker), "the queues to drain")
+    assert [c["context"] for c in recorder.calls] == [with_laksa.id]
+    assert await rows(database, without_laksa, EventReceipt) == []
+
+
+# ---- the sweeper ---------------------------------------------------------------------------------
+
+
+async def test_sweeper_sends_unsent_events_oldest_first_and_never_twice(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    """No worker: the messages stay in Redis, where their order and number can be read."""
+    city = await make_city("evt")
+    recorder = Recorder()
+    with events.subscribed(PINGED, recorder, name="tests.sweep"):
+        ids = [await publish(database, city, {"n": n}) for n in range(10)]
+        async with database.tenant_session(city) as s, s.begin():
+            await s.execute_sql("UPDATE {city}.outbox_event SET sent_at = NULL")
+        broker.flush("events")
+
+        # Two sweepers at once, each allowed half: SKIP LOCKED makes them take disjoint halves.
+        sent = await asyncio.gather(events.sweep_outbox(city, 5), events.sweep_outbox(city, 5))
+        assert sorted(sent) == [5, 5]
+        assert await events.sweep_outbox(city) == 0
+
+        queued = broker.client.lrange(f"{broker.namespace}:events", 0, -1)
+        messages = [
+            broker.client.hget(f"{broker.namespace}:events.msgs", message_id) for message_id in queued
+        ]
+    import json
+
+    event_ids = sorted(json.loads(m)["args"][0] for m in messages if m is not None)
+    assert event_ids == ids  # each event exactly once
+    assert all(r.sent_at is not None for r in await rows(database, city, OutboxEvent))
+
+
+async def test_sweeper_is_limited_and_takes_the_oldest(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    city = await make_city("evt")
+    with events.subscribed(PINGED, Recorder(), name="tests.sweep-limit"):
+        ids = [await publish(database, city, {"n": n}) for n in range(4)]
+        async with database.tenant_session(city) as s, s.begin():
+            await s.execute_sql("UPDATE {city}.outbox_event SET sent_at = NULL")
+        assert await events.sweep_outbox(city, 2) == 2
+    sent = {r.id for r in await rows(database, city, OutboxEvent) if r.sent_at is not None}
+    assert sent == set(ids[:2])
