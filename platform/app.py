@@ -22,6 +22,7 @@ from sqlalchemy import select
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.i18n import pick_language
+from kotalive.jobs import install_jobs
 from kotalive.pages import STATIC_DIR, render_page
 from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
 from kotalive.settings import Settings
@@ -197,6 +198,7 @@ def create_app(
 
         previous = current_database()
         install_database(db)
+        undo_jobs = install_jobs(settings, modules)  # events reach Dramatiq right after commit
         app.state.redis = aioredis.from_url(settings.redis_url)
         stop = asyncio.Event()
         listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
@@ -210,6 +212,7 @@ def create_app(
             if database is None:
                 await db.dispose()
             install_database(previous)
+            undo_jobs()
 
     city_api = Router(
         path="/api/v1",

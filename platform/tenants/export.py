@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from kotalive.context import schema_for
 from kotalive.db import Database, TenantBase, quote_ident
@@ -223,7 +223,7 @@ async def restore_city(db: Database, path: Path, *, progress: Progress | None = 
                     )
         step = await conn.run_sync(lambda c: upgrade_schema(c, schema, script=script))
         await conn.execute(
-            Tenant.__table__.update()
+            update(Tenant)
             .where(Tenant.id == tenant_id)
             .values(
                 status=final_status,

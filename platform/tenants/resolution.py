@@ -10,6 +10,7 @@ import ipaddress
 from typing import Any
 
 import msgspec
+from litestar.types import ASGIApp
 
 from kotalive.context import reset_tenant, set_tenant
 from kotalive.i18n import pick_language, translate
@@ -77,12 +78,13 @@ async def send_error(
 
 
 class TenantResolutionMiddleware:
-    def __init__(self, app: Any, directory: TenantDirectory, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, directory: TenantDirectory, settings: Settings) -> None:
         self.app = app
         self.directory = directory
         self.settings = settings
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # ASGI-typed loosely on purpose: the scope is read as a plain mapping.
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
