@@ -338,3 +338,35 @@ async def test_sweeper_is_limited_and_takes_the_oldest(
         assert await events.sweep_outbox(city, 2) == 2
     sent = {r.id for r in await rows(database, city, OutboxEvent) if r.sent_at is not None}
     assert sent == set(ids[:2])
+
+
+# ---- consumers declared by modules ---------------------------------------------------------------
+
+module_handled: list[tuple[int | None, dict[str, Any]]] = []
+
+
+async def module_handler(event_type: str, payload: dict[str, Any], session: TenantSession) -> None:
+    context = current_tenant_or_none()
+    module_handled.append((context.id if context else None, payload))
+
+
+async def test_module_subscribers_are_consumers_named_after_their_module(
+    make_city: Any, database: Database, settings: Settings, broker: RedisBroker
+) -> None:
+    """ModuleSpec.subscribers, resolved by import path, become one consumer each."""
+    from kotalive.registry import ModuleSpec
+
+    spec = ModuleSpec(name="laksa", title="t", subscribers={PINGED: f"{__name__}:module_handler"})
+    city = await make_city("evt", modules=["laksa"])
+    module_handled.clear()
+    with use_jobs(settings, LoadedModules((spec,)), broker=broker):
+        [consumer] = events.consumers_for(PINGED)
+        assert (consumer.name, consumer.module) == (f"laksa:{PINGED}", "laksa")
+        assert events.consumers_for("testing.nobody_listens") == []
+        async with database.tenant_session(city) as s, s.begin():
+            row = events.publish(s, PINGED, {"n": 1})
+        assert await events.deliver(city, row.id, consumer.name, PINGED, {"n": 1}) is True
+        assert await events.deliver(city, row.id, consumer.name, PINGED, {"n": 1}) is False
+        with pytest.raises(events.UnknownConsumer):
+            await events.deliver(city, row.id, "laksa:someone_else", PINGED, {"n": 1})
+    assert module_handled == [(city.id, {"n": 1})]
