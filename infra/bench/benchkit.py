@@ -407,6 +407,53 @@ def backend_memory(database: str) -> BackendMemory:
     return out
 
 
+# ---- other work on the machine -------------------------------------------------------------------
+
+
+def cpu_snapshot() -> dict[int, tuple[float, str]]:
+    """CPU seconds used so far by every process, with its title."""
+    snap: dict[int, tuple[float, str]] = {}
+    for proc in psutil.process_iter(["pid", "cpu_times", "cmdline"]):
+        times = proc.info.get("cpu_times")
+        if times is None:
+            continue
+        snap[proc.info["pid"]] = (times.user + times.system, " ".join(proc.info.get("cmdline") or ()))
+    return snap
+
+
+def foreign_cpu_pct(
+    before: dict[int, tuple[float, str]],
+    after: dict[int, tuple[float, str]],
+    seconds: float,
+    ours: set[int],
+    database: str,
+) -> tuple[float, list[str]]:
+    """CPU (% of one core) that processes other than the benchmark's used during a run.
+
+    Ours: the harness and its children (server, load generator) and the PostgreSQL backends of
+    the throwaway database. A high figure means another job shared the machine: compare ratios
+    measured in the same run rather than absolute figures.
+    """
+    used: list[tuple[float, str]] = []
+    for pid, (cpu, title) in after.items():
+        if pid in ours or pid not in before:
+            continue
+        words = title.split()
+        if words[:1] == ["postgres:"] and database in words[2:5]:
+            continue
+        used.append((max(0.0, cpu - before[pid][0]), title))
+    if not seconds:
+        return 0.0, []
+    used.sort(reverse=True)
+    top = [f"{100 * cpu / seconds:.0f}% {title[:60]}" for cpu, title in used[:3] if cpu > 0]
+    return 100 * sum(cpu for cpu, _ in used) / seconds, top
+
+
+def our_pids() -> set[int]:
+    me = psutil.Process()
+    return {me.pid, *(c.pid for c in me.children(recursive=True))}
+
+
 # ---- the summary ---------------------------------------------------------------------------------
 
 
