@@ -179,18 +179,51 @@ def new_slug() -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def eventually() -> Callable[..., Awaitable[object]]:
+def wait_for_status() -> Callable[..., Awaitable[object]]:
     """Poll ``client.get(path)`` until it answers ``status`` (bounded): registry changes reach the
     app over Redis, or within its 1 s cache TTL in tests."""
-    import time
+    from support import wait_until
 
     async def wait(client: object, path: str, status: int, within: float = 5.0) -> object:
-        deadline = time.monotonic() + within
-        while True:
+        last: list[object] = []
+
+        async def answered() -> bool:
             r = await client.get(path)  # type: ignore[attr-defined]
-            if r.status_code == status or time.monotonic() > deadline:
-                assert r.status_code == status, f"{path}: {r.status_code} {r.text}"
-                return r
-            await asyncio.sleep(0.05)
+            last[:] = [r]
+            return bool(r.status_code == status)
+
+        try:
+            await wait_until(answered, f"{path} to answer {status}", within)
+        except AssertionError:
+            r = last[0]
+            raise AssertionError(f"{path}: {r.status_code} {r.text}") from None  # type: ignore[attr-defined]
+        return last[0]
 
     return wait
+
+
+@pytest.fixture
+def broker(settings: Settings, modules: LoadedModules) -> Iterator[object]:
+    """A real Redis broker in a namespace of the test's own, installed as the process's broker."""
+    from kotalive.jobs import create_broker, use_jobs
+
+    namespace = f"kotalive-test-{uuid.uuid4().hex[:10]}"
+    broker = create_broker(settings, namespace=namespace)
+    with use_jobs(settings, modules, broker=broker):
+        yield broker
+    keys = list(broker.client.scan_iter(f"{namespace}:*"))
+    if keys:
+        broker.client.delete(*keys)
+    broker.close()
+
+
+@pytest.fixture
+async def worker(broker: object) -> AsyncIterator[object]:
+    """An in-process Dramatiq worker on that broker. One thread, so "the next message on the same
+    thread" is every next message (Dramatiq allows one in-process worker at a time)."""
+    from dramatiq import Worker
+
+    w = Worker(broker, worker_threads=1, worker_timeout=50)  # type: ignore[arg-type]
+    w.start()
+    yield w
+    await asyncio.to_thread(w.stop, 5000)

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from dramatiq import Worker
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import select
+from support import settled, wait_until
 
 from kotalive import events
 from kotalive.context import TenantContext, current_tenant_or_none
 from kotalive.db import Database, TenantSession
 from kotalive.events import EventReceipt, InvalidEvent, OutboxEvent
-from kotalive.jobs import create_broker, use_jobs
+from kotalive.jobs import use_jobs
 from kotalive.registry import LoadedModules
 from kotalive.settings import Settings
 from kotalive.tenants.city_models import Agency
@@ -31,45 +29,6 @@ PINGED = "testing.pinged"
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def broker(settings: Settings, modules: LoadedModules) -> Iterator[RedisBroker]:
-    namespace = f"kotalive-test-{uuid.uuid4().hex[:10]}"
-    broker = create_broker(settings, namespace=namespace)
-    with use_jobs(settings, modules, broker=broker):
-        yield broker
-    keys = list(broker.client.scan_iter(f"{namespace}:*"))
-    if keys:
-        broker.client.delete(*keys)
-    broker.close()
-
-
-@pytest.fixture
-async def worker(broker: RedisBroker) -> AsyncIterator[Worker]:
-    w = Worker(broker, worker_threads=2, worker_timeout=50)
-    w.start()
-    yield w
-    await asyncio.to_thread(w.stop, 5000)
-
-
-async def eventually(check: Callable[[], Any], what: str, within: float = 5.0) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy; bounded."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def settled(broker: RedisBroker, *queues: str) -> Callable[[], bool]:
-    """True once every message of these queues has been acked or dead-lettered."""
-    return lambda: all(broker.do_qsize(q) == 0 for q in queues or ("events", "default"))
 
 
 async def publish(database: Database, city: TenantContext, payload: dict[str, Any]) -> int:
@@ -176,8 +135,8 @@ async def test_event_is_handled_in_its_own_city_only(
         # The fast path sent it right after commit: no sweeper involved.
         [row] = await rows(database, city_a, OutboxEvent)
         assert row.sent_at is not None and row.attempts == 1
-        await eventually(lambda: recorder.calls, "city A's handler")
-        await eventually(settled(broker), "the queues to drain")
+        await wait_until(lambda: recorder.calls, "city A's handler")
+        await wait_until(settled(broker), "the queues to drain")
 
         assert recorder.calls == [
             {
@@ -195,7 +154,7 @@ async def test_event_is_handled_in_its_own_city_only(
 
         # And the other way round: B's event runs in B and sees only B's outbox.
         event_b = await publish(database, city_b, {"marker": "only-b"})
-        await eventually(lambda: len(recorder.calls) == 2, "city B's handler")
+        await wait_until(lambda: len(recorder.calls) == 2, "city B's handler")
         assert recorder.calls[1]["context"] == recorder.calls[1]["session"] == city_b.id
         assert recorder.calls[1]["outbox_seen"] == [event_b]
         assert [r.event_id for r in await rows(database, city_a, EventReceipt)] == [event_a]
@@ -208,8 +167,8 @@ async def test_redelivered_event_is_handled_once(
     recorder = Recorder()
     with events.subscribed(PINGED, recorder, name="tests.once"):
         event_id = await publish(database, city, {"n": 1})
-        await eventually(lambda: recorder.calls, "the first delivery")
-        await eventually(settled(broker), "the queues to drain")
+        await wait_until(lambda: recorder.calls, "the first delivery")
+        await wait_until(settled(broker), "the queues to drain")
 
         # Lose the "sent" mark (as if the relay crashed before recording it): the sweeper sends again.
         async with database.tenant_session(city) as s, s.begin():
@@ -217,7 +176,7 @@ async def test_redelivered_event_is_handled_once(
         assert await events.sweep_outbox(city) == 1
         [row] = await rows(database, city, OutboxEvent)
         assert row.sent_at is not None and row.attempts == 2
-        await eventually(settled(broker), "the second delivery to be processed")
+        await wait_until(settled(broker), "the second delivery to be processed")
 
         # Delivered twice, handled once; a third delivery by hand is a no-op as well.
         assert len(recorder.calls) == 1
@@ -238,8 +197,8 @@ async def test_each_consumer_gets_its_own_message_and_receipt(
         events.subscribed(PINGED, second, name="tests.second"),
     ):
         event_id = await publish(database, city, {"n": 1})
-        await eventually(lambda: first.calls and second.calls, "both consumers")
-        await eventually(settled(broker), "the queues to drain")
+        await wait_until(lambda: first.calls and second.calls, "both consumers")
+        await wait_until(settled(broker), "the queues to drain")
     receipts = sorted((r.event_id, r.consumer) for r in await rows(database, city, EventReceipt))
     assert receipts == [(event_id, "tests.first"), (event_id, "tests.second")]
 
@@ -259,9 +218,9 @@ async def test_failing_consumer_leaves_no_receipt_and_is_retried(
     with events.subscribed(PINGED, flaky, name="tests.flaky"):
         event_id = await publish(database, city, {"n": 1})
         # The retry comes after the broker's backoff (about a second for the first one).
-        await eventually(lambda: attempts, "the first attempt")
-        await eventually(lambda: len(attempts) >= 2 or None, "a retry", within=8.0)
-        await eventually(
+        await wait_until(lambda: attempts, "the first attempt")
+        await wait_until(lambda: len(attempts) >= 2 or None, "a retry", within=8.0)
+        await wait_until(
             lambda: _receipts(database, city), "the receipt of the successful attempt", within=2.0
         )
     async with database.tenant_session(city) as s:
@@ -290,8 +249,8 @@ async def test_consumer_of_a_switched_off_module_skips_that_city(
     with events.subscribed(PINGED, recorder, name="laksa:tests.pinged", module="laksa"):
         await publish(database, without_laksa, {"n": 1})
         await publish(database, with_laksa, {"n": 2})
-        await eventually(lambda: recorder.calls, "the city with laksa")
-        await eventually(settled(broker), "the queues to drain")
+        await wait_until(lambda: recorder.calls, "the city with laksa")
+        await wait_until(settled(broker), "the queues to drain")
     assert [c["context"] for c in recorder.calls] == [with_laksa.id]
     assert await rows(database, without_laksa, EventReceipt) == []
 

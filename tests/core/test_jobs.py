@@ -15,9 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ import pytest
 from dramatiq import Message, Worker
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import func, select
+from support import settled, wait_until
 
 from kotalive import events
 from kotalive.context import NoTenantContext, current_tenant_or_none, use_tenant
@@ -35,11 +33,9 @@ from kotalive.jobs import (
     SCOPE_OPTION,
     TENANT_OPTION,
     JobError,
-    create_broker,
     current_broker,
     platform_actor,
     tenant_actor,
-    use_jobs,
 )
 from kotalive.registry import LoadedModules, ModuleSpec, PeriodicJob
 from kotalive.scheduler import Periodic, enqueue_for_cities, periodic_work
@@ -94,44 +90,9 @@ def sync_city_job(label: str) -> None:
 # ---- fixtures and helpers ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def broker(settings: Settings, modules: LoadedModules) -> Iterator[RedisBroker]:
-    namespace = f"kotalive-test-{uuid.uuid4().hex[:10]}"
-    broker = create_broker(settings, namespace=namespace)
+@pytest.fixture(autouse=True)
+def _forget_what_jobs_saw() -> None:
     seen.clear()
-    with use_jobs(settings, modules, broker=broker):
-        yield broker
-    keys = list(broker.client.scan_iter(f"{namespace}:*"))
-    if keys:
-        broker.client.delete(*keys)
-    broker.close()
-
-
-@pytest.fixture
-async def worker(broker: RedisBroker) -> AsyncIterator[Worker]:
-    # One thread, so "the next message on the same thread" is every next message.
-    w = Worker(broker, worker_threads=1, worker_timeout=50)
-    w.start()
-    yield w
-    await asyncio.to_thread(w.stop, 5000)
-
-
-async def eventually(check: Callable[[], Any], what: str, within: float = 5.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def settled(broker: RedisBroker, queue: str = "default") -> Callable[[], bool]:
-    """Every message of the queue has been acked or dead-lettered."""
-    return lambda: broker.do_qsize(queue) == 0
 
 
 def dead_letters(broker: RedisBroker, queue: str = "default") -> list[dict[str, Any]]:
@@ -212,8 +173,8 @@ async def test_worker_runs_city_jobs_in_their_city_and_clears_it_after(
         sync_city_job.send("sync a")
     city_job.send_for(city_b, "b")
     platform_job.send("platform after b")
-    await eventually(lambda: len(seen) == 5, "five jobs")
-    await eventually(settled(broker), "the queue to drain")
+    await wait_until(lambda: len(seen) == 5, "five jobs")
+    await wait_until(settled(broker), "the queue to drain")
 
     by_label = {s["label"]: s for s in seen}
     assert labels() == ["a", "platform after a", "sync a", "b", "platform after b"]
@@ -248,8 +209,8 @@ async def test_message_without_a_city_is_rejected_to_the_dead_letters(
         )
     )
     city_job.send_for(city, "after")
-    await eventually(lambda: "after" in labels(), "the legitimate job")
-    await eventually(settled(broker), "the queue to drain")
+    await wait_until(lambda: "after" in labels(), "the legitimate job")
+    await wait_until(settled(broker), "the queue to drain")
 
     assert labels() == ["after"]  # the forged ones never ran
     rejected = dead_letters(broker)
@@ -273,8 +234,8 @@ async def test_suspended_archived_and_unknown_cities_are_skipped_and_logged(
     city_job.send_for(archived, "archived")
     city_job.send_for(987_654_321, "unknown")
     city_job.send_for(active, "active")
-    await eventually(lambda: "active" in labels(), "the active city's job")
-    await eventually(settled(broker), "the queue to drain")
+    await wait_until(lambda: "active" in labels(), "the active city's job")
+    await wait_until(settled(broker), "the queue to drain")
 
     assert labels() == ["active"]
     assert dead_letters(broker) == []  # skipped, not failed
@@ -286,7 +247,7 @@ async def test_suspended_archived_and_unknown_cities_are_skipped_and_logged(
     # Resumed, the city's jobs run again (the worker hears of the change).
     await tenant_service.resume(suspended.slug)
     city_job.send_for(suspended, "resumed")
-    await eventually(lambda: "resumed" in labels(), "the resumed city's job")
+    await wait_until(lambda: "resumed" in labels(), "the resumed city's job")
 
 
 async def test_module_job_skips_cities_with_the_module_switched_off(
@@ -297,8 +258,8 @@ async def test_module_job_skips_cities_with_the_module_switched_off(
     caplog.set_level(logging.WARNING, logger="kotalive.jobs")
     laksa_job.send_for(without_laksa, "off")
     laksa_job.send_for(with_laksa, "on")
-    await eventually(lambda: "on" in labels(), "the job of the city with laksa")
-    await eventually(settled(broker), "the queue to drain")
+    await wait_until(lambda: "on" in labels(), "the job of the city with laksa")
+    await wait_until(settled(broker), "the queue to drain")
     assert seen == [{"label": "on", "city": with_laksa.id}]
     assert any("module laksa is switched off" in r.getMessage() for r in caplog.records)
 
@@ -317,7 +278,7 @@ async def test_unmarked_actor_is_rejected(broker: RedisBroker, worker: Worker) -
     )
     # The running worker picks up a queue declared after it started.
     broker.enqueue(Message(queue_name="plain", actor_name="tests.jobs.plain", args=(), kwargs={}, options={}))
-    await eventually(lambda: dead_letters(broker, "plain"), "the unmarked message in the dead letters")
+    await wait_until(lambda: dead_letters(broker, "plain"), "the unmarked message in the dead letters")
     assert ran == []
 
 
@@ -345,8 +306,8 @@ async def test_scheduler_enqueues_once_per_city_with_the_module_on(
     ours = {on.id, off.id, suspended.id}
     assert [c.id for c in cities if c.id in ours] == [on.id]
     assert all(c.is_active and c.has_module("laksa") for c in cities)
-    await eventually(lambda: on.id in {s["city"] for s in seen}, "the job in the city with laksa")
-    await eventually(settled(broker), "the queue to drain")
+    await wait_until(lambda: on.id in {s["city"] for s in seen}, "the job in the city with laksa")
+    await wait_until(settled(broker), "the queue to drain")
     assert {s["city"] for s in seen} & ours == {on.id}
 
     # The core's sweep is always there; a module's periodic job must name a declared city job.
@@ -419,7 +380,7 @@ async def test_worker_and_scheduler_processes_sweep_the_outbox(
             async with database.tenant_session(city) as s:
                 return (await s.scalar(select(OutboxEvent.sent_at))) is not None
 
-        await eventually(swept, "the worker process to sweep the city's outbox", within=9.0)
+        await wait_until(swept, "the worker process to sweep the city's outbox", within=9.0)
     finally:
         for proc in procs.values():
             if proc.returncode is None:

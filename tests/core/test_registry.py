@@ -57,14 +57,14 @@ def test_duplicate_routes_across_modules_are_refused() -> None:
 
 
 async def test_a_module_switched_off_answers_404_in_that_city_only(
-    app, client_for, make_city, tenant_service, eventually
+    app, client_for, make_city, tenant_service, wait_for_status
 ) -> None:
     off, on = await make_city("off"), await make_city("on")
     await tenant_service.set_module(off.slug, "laksa", False)
     async with client_for(on.primary_host) as c:
         assert (await c.get("/api/v1/laksa/rules")).status_code == 200
     async with client_for(off.primary_host) as c:
-        await eventually(c, "/api/v1/laksa/rules", 404)
+        await wait_for_status(c, "/api/v1/laksa/rules", 404)
         assert (await c.get("/api/v1/liveroom/")).status_code == 200  # the others stay on
         assert (await c.get("/api/v1/agencies")).status_code == 200
 

