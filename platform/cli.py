@@ -350,31 +350,23 @@ async def tenants_list(rt: Runtime) -> None:
     console.print(table)
 
 
-@tenants.command("suspend")
-@click.argument("slug")
-@with_runtime
-async def tenants_suspend(rt: Runtime, slug: str) -> None:
-    """Stop serving a city (503) and skip its jobs; data stays."""
-    t = await rt.tenants.suspend(slug)
-    console.print(f"{t.slug} is {t.status}")
+def _status_command(verb: str, help_text: str) -> None:
+    """suspend / resume / archive: one command each, all the same shape."""
+
+    @tenants.command(verb, help=help_text)
+    @click.argument("slug")
+    @with_runtime
+    async def command(rt: Runtime, slug: str) -> None:
+        t = await getattr(rt.tenants, verb)(slug)
+        console.print(f"{t.slug} is {t.status}")
 
 
-@tenants.command("resume")
-@click.argument("slug")
-@with_runtime
-async def tenants_resume(rt: Runtime, slug: str) -> None:
-    """Serve a suspended city again."""
-    t = await rt.tenants.resume(slug)
-    console.print(f"{t.slug} is {t.status}")
-
-
-@tenants.command("archive")
-@click.argument("slug")
-@with_runtime
-async def tenants_archive(rt: Runtime, slug: str) -> None:
-    """Retire a city: its hosts answer 404; the data stays until purge."""
-    t = await rt.tenants.archive(slug)
-    console.print(f"{t.slug} is {t.status}")
+for _verb, _help in (
+    ("suspend", "Stop serving a city (503) and skip its jobs; data stays."),
+    ("resume", "Serve a suspended city again."),
+    ("archive", "Retire a city: its hosts answer 404; the data stays until purge."),
+):
+    _status_command(_verb, _help)
 
 
 @tenants.command("purge")
