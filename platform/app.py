@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
+from kotalive.events import wait_for_relays
 from kotalive.i18n import pick_language
 from kotalive.jobs import install_jobs
 from kotalive.pages import STATIC_DIR, render_page
@@ -205,6 +206,9 @@ def create_app(
         try:
             yield
         finally:
+            # Let relays of events committed by the last requests finish (the sweeper would
+            # send them later anyway, but a clean shutdown should not leave that to it).
+            await wait_for_relays(within=5.0)
             stop.set()
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
