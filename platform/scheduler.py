@@ -3,8 +3,9 @@
 Every ``KOTALIVE_OUTBOX_SWEEP_SECONDS`` it enqueues the outbox sweep for every active city; every
 module's ``ModuleSpec.periodic`` job is enqueued for every active city that has the module switched
 on. APScheduler's AsyncIOScheduler keeps the clock (a run that is late is coalesced, never doubled);
-the work itself runs in the workers. Run one scheduler per deployment: two would enqueue twice
-(harmless for the sweep, which takes its rows with SKIP LOCKED, but wasteful for module jobs).
+the work itself runs in the workers. Several schedulers may run (one per host, for availability):
+a leader lease in Redis lets exactly one of them enqueue, and another takes over within the
+lease's lifetime when the leader dies.
 """
 
 from __future__ import annotations
@@ -81,16 +82,64 @@ async def enqueue_for_cities(
     return cities
 
 
+# Take the key if it is free, keep it if it is ours; never touch another holder's.
+_HOLD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2]) return 1
+elseif redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+return 0
+"""
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class LeaderLease:
+    """Only the holder of a short Redis lease enqueues; each tick renews it."""
+
+    def __init__(self, redis_url: str, ttl_ms: int, key: str = "kotalive:scheduler:leader") -> None:
+        import uuid
+
+        import redis.asyncio as aioredis
+
+        self.client = aioredis.from_url(redis_url)
+        self.ttl_ms = ttl_ms
+        self.key = key
+        self.holder = uuid.uuid4().hex
+        self.leading = False
+
+    async def hold(self) -> bool:
+        leading = bool(await self.client.eval(_HOLD, 1, self.key, self.holder, str(self.ttl_ms)))
+        if leading != self.leading:
+            log.info("scheduler %s %s the lead", self.holder[:8], "took" if leading else "lost")
+        self.leading = leading
+        return leading
+
+    async def release(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.eval(_RELEASE, 1, self.key, self.holder)
+        await self.client.aclose()
+
+
 class Scheduler:
     """The clock: one APScheduler interval job per ``Periodic``."""
 
-    def __init__(self, work: list[Periodic], directory: TenantDirectory, broker: Broker) -> None:
+    def __init__(
+        self,
+        work: list[Periodic],
+        directory: TenantDirectory,
+        broker: Broker,
+        lease: LeaderLease | None = None,
+    ) -> None:
         self.work = work
         self.directory = directory
         self.broker = broker
+        self.lease = lease
 
     async def tick(self, periodic: Periodic) -> None:
         try:
+            if self.lease is not None and not await self.lease.hold():
+                return  # another scheduler leads
             await enqueue_for_cities(periodic, self.directory, self.broker)
         except Exception as exc:  # Redis or the database away: say so, try again next time
             log.warning("could not enqueue %s: %s", periodic.name, exc)
@@ -135,9 +184,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     install_broker(broker)
     directory = TenantDirectory(database, settings.tenant_cache_seconds)
     listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
+    work = periodic_work(settings, modules)
+    # Renewed at every tick, so it outlives the longest gap between ticks of the shortest job.
+    lease = LeaderLease(settings.redis_url, ttl_ms=3000 * min(p.every_seconds for p in work))
     try:
-        await Scheduler(periodic_work(settings, modules), directory, broker).run(stop)
+        await Scheduler(work, directory, broker, lease).run(stop)
     finally:
+        await lease.release()
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         install_broker(None)
