@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, Router, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -19,6 +19,10 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
+from kotalive.auth.controllers import route_handlers as identity_routes
+from kotalive.auth.guards import safe_next
+from kotalive.auth.middleware import AuthMiddleware, AuthRuntime, CsrfUnlessBearer
+from kotalive.auth.roles import PermissionTable
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.events import wait_for_relays
@@ -154,6 +158,18 @@ async def home(request: Request) -> Response[str]:
     return _html(request, "city_home.html", city=tenant, modules=modules, agencies=agencies)
 
 
+def login_redirect(request: Request, exc: NotAuthorizedException) -> Response[Any]:
+    """Anonymous on a page: to the login page, back here afterwards; on the API: 401 JSON."""
+    accept = request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or "text/html" not in accept:
+        return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
+    login = request.route_handler.opt.get("login") or ("/masuk" if current_tenant_or_none() else "/login")
+    target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    from urllib.parse import quote
+
+    return Response("", status_code=303, headers={"location": f"{login}?next={quote(target, safe='/')}"})
+
+
 # ---- assembly ------------------------------------------------------------------------------------
 
 
@@ -191,6 +207,7 @@ def create_app(
 
     # Creating the engine connects nothing: connections open in the server's loop on first use.
     db = database or Database(settings)
+    auth = AuthRuntime(settings)
     directory = TenantDirectory(db, settings.tenant_cache_seconds)
 
     @asynccontextmanager
@@ -201,6 +218,7 @@ def create_app(
         install_database(db)
         undo_jobs = install_jobs(settings, modules)  # events reach Dramatiq right after commit
         app.state.redis = aioredis.from_url(settings.redis_url)
+        auth.start(app.state.redis)
         stop = asyncio.Event()
         listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
         try:
@@ -230,10 +248,17 @@ def create_app(
             readyz,
             home,
             city_api,
+            *identity_routes,
             *routers,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
-        middleware=[DefineMiddleware(TenantResolutionMiddleware, directory=directory, settings=settings)],
+        # Outermost first: find the city, check CSRF, then who is asking (against that city).
+        middleware=[
+            DefineMiddleware(TenantResolutionMiddleware, directory=directory, settings=settings),
+            DefineMiddleware(CsrfUnlessBearer, settings=settings),
+            DefineMiddleware(AuthMiddleware, runtime=auth),
+        ],
+        exception_handlers={NotAuthorizedException: login_redirect},
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Kota Live API", version="1", path="/api/v1/schema"),
         debug=settings.log_level == "DEBUG",
@@ -241,5 +266,7 @@ def create_app(
     app.state.settings = settings
     app.state.modules = modules
     app.state.db = db
+    app.state.auth = auth
+    app.state.permissions = PermissionTable.build(modules)
     app.state.directory = directory
     return app

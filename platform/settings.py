@@ -60,6 +60,25 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("KOTALIVE_WORKER_PROCESSES", "1", "Dramatiq worker processes started by `kotalive worker`."),
     ("KOTALIVE_WORKER_THREADS", "4", "Dramatiq threads per worker process."),
     ("KOTALIVE_LOG_LEVEL", "INFO", "Log level."),
+    (
+        "KOTALIVE_DATA_KEYS",
+        "(derived in dev)",
+        "Comma-separated Fernet keys encrypting personal data (NIK) and "
+        "integration secrets, newest first; add a new key in front to rotate without downtime. Required in production.",
+    ),
+    (
+        "KOTALIVE_LOOKUP_KEY",
+        "(derived in dev)",
+        "HMAC key for NIK lookup hashes. Required in production; never changed without re-hashing.",
+    ),
+    ("KOTALIVE_SESSION_MAX_AGE", "28800", "Seconds a login session lives (cookie and server side)."),
+    (
+        "KOTALIVE_COOKIE_SECURE",
+        "true",
+        "Secure flag on cookies; false only for plain-http development on a host other than *.localhost.",
+    ),
+    ("KOTALIVE_ARGON2_TIME_COST", "2", "Argon2id passes per password hash (see `make bench`: 50-100 ms)."),
+    ("KOTALIVE_ARGON2_MEMORY_KIB", "32768", "Argon2id memory per password hash, in KiB."),
 )
 
 _DEV_SECRET = "kotalive-development-secret-not-for-production"
@@ -142,6 +161,12 @@ class Settings:
     worker_processes: int = 1
     worker_threads: int = 4
     log_level: str = "INFO"
+    data_keys: tuple[str, ...] = ()
+    lookup_key: str = ""
+    session_max_age: int = 28800
+    cookie_secure: bool = True
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 32768
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -159,6 +184,15 @@ class Settings:
         modules = tuple(
             m.strip() for m in e.get("KOTALIVE_MODULES", "laksa,liveroom,hotline112").split(",") if m.strip()
         )
+        data_keys = tuple(k.strip() for k in e.get("KOTALIVE_DATA_KEYS", "").split(",") if k.strip())
+        lookup_key = e.get("KOTALIVE_LOOKUP_KEY", "")
+        if kind == "production" and not data_keys:
+            raise SettingsError("KOTALIVE_DATA_KEYS: must be set in production (Fernet keys, newest first)")
+        if kind == "production" and not lookup_key:
+            raise SettingsError("KOTALIVE_LOOKUP_KEY: must be set in production")
+        secure = e.get("KOTALIVE_COOKIE_SECURE", "true").lower()
+        if secure not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"KOTALIVE_COOKIE_SECURE: expected true or false, got {secure!r}")
         return cls(
             database_url=_asyncpg_url(db) if db else "",
             redis_url=redis,
@@ -181,6 +215,12 @@ class Settings:
             worker_processes=_int(e, "KOTALIVE_WORKER_PROCESSES", 1),
             worker_threads=_int(e, "KOTALIVE_WORKER_THREADS", 4),
             log_level=e.get("KOTALIVE_LOG_LEVEL", "INFO").upper(),
+            data_keys=data_keys,
+            lookup_key=lookup_key,
+            session_max_age=_int(e, "KOTALIVE_SESSION_MAX_AGE", 28800),
+            cookie_secure=secure in ("true", "1", "yes"),
+            argon2_time_cost=_int(e, "KOTALIVE_ARGON2_TIME_COST", 2),
+            argon2_memory_kib=_int(e, "KOTALIVE_ARGON2_MEMORY_KIB", 32768),
         )
 
     def require_services(self) -> Settings:

@@ -157,11 +157,12 @@ async def app(settings: Settings, database: Database, modules: LoadedModules) ->
 
 
 def asgi_client(app: object, host: str, peer: str = "127.0.0.1") -> object:
-    """An httpx client on the app whose requests come from ``peer`` with ``Host: host``."""
+    """An httpx client on the app whose requests come from ``peer`` with ``Host: host``, over https
+    (cookies are Secure, as in production)."""
     import httpx
 
     transport = httpx.ASGITransport(app=app, client=(peer, 40000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url=f"http://{host}")
+    return httpx.AsyncClient(transport=transport, base_url=f"https://{host}")
 
 
 @pytest.fixture

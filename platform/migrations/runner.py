@@ -30,6 +30,7 @@ REFERENCE_SCHEMA = "kotalive_reference"
 @lru_cache(maxsize=1)
 def load_tenant_models() -> None:
     """Every table a city schema holds: the core's and every installed module's (switches aside)."""
+    import kotalive.auth.models
     import kotalive.events
     import kotalive.tenants.city_models  # noqa: F401
     from kotalive.registry import discover, resolve

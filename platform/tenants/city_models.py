@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    LargeBinary,
     String,
     Text,
     func,
@@ -42,3 +43,21 @@ class Agency(TenantBase):
     contact: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+INTEGRATION_KINDS = ("siak", "simpeg", "sms", "oidc", "smtp", "webhook", "telephony")
+
+
+class IntegrationSetting(TenantBase):
+    """How this city reaches one outside system; secrets (API keys, client secrets) encrypted."""
+
+    __tablename__ = "integration_setting"
+    __table_args__ = (CheckConstraint(f"kind IN {INTEGRATION_KINDS!r}", name="kind"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    secrets_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

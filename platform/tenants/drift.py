@@ -41,6 +41,11 @@ CATALOGUE_SQL = {
         SELECT i.tablename::text || '.' || i.indexname::text, i.indexdef
         FROM pg_indexes i WHERE i.schemaname = :schema
     """,
+    "trigger": """
+        SELECT c.relname::text || '.' || t.tgname::text, pg_get_triggerdef(t.oid)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = :schema AND NOT t.tgisinternal
+    """,
     "table": """
         SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm', 'S')

@@ -9,9 +9,10 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
+from kotalive.auth import models as auth_models  # noqa: F401  (registers the tables)
 from kotalive.db import PLATFORM_SCHEMA, PlatformBase, create_engine
 from kotalive.settings import Settings
-from kotalive.tenants import models  # noqa: F401  (registers the tables)
+from kotalive.tenants import models  # noqa: F401
 
 
 def run(connection: Connection) -> None:

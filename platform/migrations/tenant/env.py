@@ -11,8 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from kotalive.db import TenantBase, create_engine
-from kotalive.migrations.runner import REFERENCE_SCHEMA
-from kotalive.registry import load
+from kotalive.migrations.runner import REFERENCE_SCHEMA, load_tenant_models
 from kotalive.settings import Settings
 
 
@@ -32,10 +31,7 @@ def run(connection: Connection) -> None:
 
 async def main() -> None:
     settings = Settings.from_env()
-    from kotalive import events  # noqa: F401
-    from kotalive.tenants import city_models  # noqa: F401
-
-    load(settings.modules).import_models()
+    load_tenant_models()
     engine = create_engine(settings)
     async with engine.begin() as conn:
         await conn.run_sync(run)

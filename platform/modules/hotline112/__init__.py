@@ -5,7 +5,7 @@ module = ModuleSpec(
     title="112 — layanan darurat",
     routes="kotalive.modules.hotline112.controllers:route_handlers",
     permissions=(
-        Permission("hotline112.call.take", "Take emergency calls", ("call_taker",)),
+        Permission("hotline112.call.take", "Take emergency calls", ("calltaker", "dispatcher")),
         Permission("hotline112.unit.dispatch", "Dispatch units", ("dispatcher",)),
     ),
 )

@@ -8,7 +8,9 @@ module = ModuleSpec(
     seed="kotalive.modules.laksa.services:seed_city_defaults",
     permissions=(
         Permission(
-            "laksa.complaint.read", "See the city's complaints", ("agency_staff", "operator", "city_admin")
+            "laksa.complaint.read",
+            "See the city's complaints",
+            ("employee", "agency_supervisor", "liveroom_operator", "liveroom_supervisor", "city_admin"),
         ),
         Permission("laksa.rule.manage", "Edit hashtag rules", ("city_admin",)),
     ),

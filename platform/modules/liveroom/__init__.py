@@ -5,7 +5,15 @@ module = ModuleSpec(
     title="Live Room — ruang kendali 24 jam",
     routes="kotalive.modules.liveroom.controllers:route_handlers",
     permissions=(
-        Permission("liveroom.board.view", "See the live board", ("operator", "supervisor")),
-        Permission("liveroom.item.triage", "Claim, classify and forward items", ("operator",)),
+        Permission(
+            "liveroom.board.view",
+            "See the live board",
+            ("liveroom_operator", "liveroom_supervisor", "city_admin"),
+        ),
+        Permission(
+            "liveroom.item.triage",
+            "Claim, classify and forward items",
+            ("liveroom_operator", "liveroom_supervisor"),
+        ),
     ),
 )
