@@ -173,3 +173,32 @@ async def test_the_audit_log_is_append_only(make_city, database) -> None:
     async with database.engine.begin() as conn:
         with pytest.raises(DBAPIError):
             await conn.execute(text("DELETE FROM platform.audit_entry"))
+
+
+async def test_integration_secrets_are_stored_encrypted_and_rotate(make_city, database) -> None:
+    from kotalive.tenants.integrations import (
+        IntegrationNotConfigured,
+        get_integration,
+        rotate_secrets,
+        set_integration,
+    )
+
+    city = await make_city("integ")
+    k_old, k_new = new_data_key(), new_data_key()
+    old = Vault((k_old,), b"k")
+    async with database.tenant_session(city) as s, s.begin():
+        await set_integration(
+            s, old, "siak", config={"base_url": "http://127.0.0.1:1"}, secrets={"api_key": "rahasia"}
+        )
+    async with database.tenant_session(city) as s:
+        raw = (await s.execute_sql("SELECT secrets_encrypted FROM {city}.integration_setting")).scalar_one()
+        assert b"rahasia" not in bytes(raw)
+        got = await get_integration(s, old, "siak")
+        with pytest.raises(IntegrationNotConfigured):
+            await get_integration(s, old, "simpeg")
+    assert got is not None and got.merged() == {"base_url": "http://127.0.0.1:1", "api_key": "rahasia"}
+    async with database.tenant_session(city) as s, s.begin():
+        assert await rotate_secrets(s, Vault((k_new, k_old), b"k")) == 1
+    async with database.tenant_session(city) as s:
+        rotated = await get_integration(s, Vault((k_new,), b"k"), "siak")
+    assert rotated is not None and rotated.secrets == {"api_key": "rahasia"}
