@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
-from kotalive.auth.controllers import route_handlers as identity_routes
+from kotalive.auth.routes import route_handlers as identity_routes
 from kotalive.auth.guards import safe_next
 from kotalive.auth.middleware import AuthMiddleware, AuthRuntime, CsrfUnlessBearer
 from kotalive.auth.roles import PermissionTable

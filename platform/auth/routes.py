@@ -1,0 +1,11 @@
+"""Every identity route, gathered for the app (one line per file of routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kotalive.auth.controllers import route_handlers as core_identity
+
+route_handlers: list[Any] = [
+    *core_identity,
+]
