@@ -211,9 +211,10 @@ class Bench:
 
 
 def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    # "test" as the test suite does: no production secrets to invent, and the kind of
+    # environment does not change the request or migration paths measured here.
     return {
-        "KOTALIVE_ENV": "production",
-        "KOTALIVE_SECRET_KEY": "kotalive-benchmark-" + uuid.uuid4().hex,
+        "KOTALIVE_ENV": "test",
         "KOTALIVE_DATABASE_URL": database_url,
         "KOTALIVE_REDIS_URL": redis_url,
         "KOTALIVE_BASE_DOMAIN": BASE_DOMAIN,
