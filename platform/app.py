@@ -19,10 +19,10 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
-from kotalive.auth.routes import route_handlers as identity_routes
 from kotalive.auth.guards import safe_next
 from kotalive.auth.middleware import AuthMiddleware, AuthRuntime, CsrfUnlessBearer
 from kotalive.auth.roles import PermissionTable
+from kotalive.auth.routes import route_handlers as identity_routes
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.events import wait_for_relays
@@ -60,12 +60,12 @@ def module_guard(name: str) -> Any:
 # ---- core routes ---------------------------------------------------------------------------------
 
 
-@get("/healthz", summary="The process is alive", include_in_schema=True, sync_to_thread=False)
+@get("/healthz", summary="The process is alive", sync_to_thread=False, opt={"public": True})
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", summary="Database and Redis answer")
+@get("/readyz", summary="Database and Redis answer", opt={"public": True})
 async def readyz(request: Request) -> Response[dict[str, str]]:
     checks: dict[str, str] = {}
     db: Database = request.app.state.db
@@ -142,7 +142,12 @@ def _html(request: Request, template: str, **context: Any) -> Response[str]:
     return response
 
 
-@get("/", summary="Home page: the city's, or the platform console's", include_in_schema=False)
+@get(
+    "/",
+    summary="Home page: the city's, or the platform console's",
+    include_in_schema=False,
+    opt={"public": True},
+)
 async def home(request: Request) -> Response[str]:
     tenant = current_tenant_or_none()
     if tenant is None:
@@ -241,6 +246,7 @@ def create_app(
         route_handlers=[city_info, list_agencies, get_agency],
         guards=[city_only],
         tags=["city"],
+        opt={"public": True},
     )
     app = Litestar(
         route_handlers=[
@@ -250,7 +256,9 @@ def create_app(
             city_api,
             *identity_routes,
             *routers,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"public": True}
+            ),
         ],
         # Outermost first: find the city, check CSRF, then who is asking (against that city).
         middleware=[

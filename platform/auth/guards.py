@@ -35,10 +35,12 @@ def requires(permission: str) -> Any:
 
 
 def permission_of(handler: BaseRouteHandler) -> str | None:
-    for guard in handler.resolve_guards():
-        perm = getattr(guard, "kotalive_permission", None)
-        if perm:
-            return str(perm)
+    """The permission a handler requires, from any layer (router or handler)."""
+    for layer in handler.ownership_layers:
+        for guard in layer.guards or ():
+            perm = getattr(guard, "kotalive_permission", None)
+            if perm:
+                return str(perm)
     return None
 
 

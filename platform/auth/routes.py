@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kotalive.auth.access_routes import route_handlers as access_admin
 from kotalive.auth.controllers import route_handlers as core_identity
 
 route_handlers: list[Any] = [
     *core_identity,
+    *access_admin,
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from litestar import Router, get
 
+from kotalive.auth.guards import requires
 from kotalive.context import current_tenant
 
 
-@get("/", summary="Module status for this city")
+@get("/", summary="Module status for this city", guards=[requires("hotline112.call.take")])
 async def module_status() -> dict[str, str]:
     tenant = current_tenant()
     return {"module": "hotline112", "city": tenant.slug, "status": "enabled"}

@@ -20,7 +20,11 @@ class RuleOut(msgspec.Struct):
     precedence: int
 
 
-@get("/rules", summary="Hashtag routing rules of this city")
+@get(
+    "/rules",
+    summary="Hashtag routing rules of this city (public: citizens see where a tag goes)",
+    opt={"public": True},
+)
 async def list_rules() -> list[RuleOut]:
     async with tenant_session() as session:
         rules = await services.list_rules(session)

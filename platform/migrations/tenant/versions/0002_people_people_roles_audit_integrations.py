@@ -128,6 +128,7 @@ def upgrade() -> None:
             "role",
             "agency_id",
             name=op.f("uq_role_grant_subject_kind_subject_id_role_agency_id"),
+            postgresql_nulls_not_distinct=True,
         ),
     )
     op.create_index("ix_role_grant_subject", "role_grant", ["subject_kind", "subject_id"], unique=False)
