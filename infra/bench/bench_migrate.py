@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import (
     Bench,
     BenchResult,
+    MachineWatch,
     Sizes,
     median,
     new_city,
@@ -110,6 +111,7 @@ async def run(sizes: Sizes) -> BenchResult:
     say(f"[migrate] {n} cities: rollout.migrate no-op and two-revision changes, parallel 1 and 2")
     try:
         async with throwaway_database("migrate") as bench:
+            watch = MachineWatch(bench.database_name)
             wall = await provision_cities(
                 bench.tenants, (new_city("mig", i) for i in range(n)), concurrency=PROVISION_CONCURRENCY
             )
@@ -161,7 +163,8 @@ async def run(sizes: Sizes) -> BenchResult:
                 failures += bad
                 result.add("no-op rollout, parallel=2", noop2_wall * 1000 / n, "ms/city", "wall / cities")
             result.add("cities failed", failures, "", "should be 0")
-            result.details = {
+            watch.add_to(result)
+            result.details |= {
                 "provision_concurrency": PROVISION_CONCURRENCY,
                 "in_transaction_ms": {
                     "noop_p1": [round(r.ms, 2) for r in noop],

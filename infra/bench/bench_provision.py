@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import (
     BenchResult,
+    MachineWatch,
     Sizes,
     median,
     new_city,
@@ -37,6 +38,7 @@ async def run(sizes: Sizes) -> BenchResult:
     say(f"[provision] {n} cities, one at a time, through TenantService.provision")
     try:
         async with throwaway_database("provision") as bench:
+            watch = MachineWatch(bench.database_name)
             totals: list[float] = []
             steps: dict[str, list[float]] = {s: [] for s in STEPS}
             for i in range(n):
@@ -63,7 +65,8 @@ async def run(sizes: Sizes) -> BenchResult:
                 "x",
                 "1.0 = no growth with the number of cities",
             )
-            result.details = {
+            watch.add_to(result)
+            result.details |= {
                 "per_city_ms": [round(t, 2) for t in totals],
                 "step_ms": {k: [round(t, 2) for t in v] for k, v in steps.items()},
             }

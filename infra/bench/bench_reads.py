@@ -366,8 +366,28 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             recycled = await run_phase(
                 f"{n} cities, pool_recycle 5 s", hosts, both, env={"KOTALIVE_DB_POOL_RECYCLE": "5"}
             )
+            # With 16 concurrent requests and a pool of 10, overflow connections are opened and
+            # closed all the time, each with empty statement caches: a pool as large as the
+            # concurrency shows what the statement cache size does on its own.
+            pooled = await run_phase(f"{n} cities, pool 20", hosts, both, env={"KOTALIVE_DB_POOL_SIZE": "20"})
+            pooled_small_cache = await run_phase(
+                f"{n} cities, pool 20, statement cache 100",
+                hosts,
+                both,
+                env={"KOTALIVE_DB_POOL_SIZE": "20", "KOTALIVE_DB_STATEMENT_CACHE": "100"},
+            )
             defaults = bench.settings
-        phases = [one, bare_one, one_host, many, bare_many, small_cache, recycled]
+        phases = [
+            one,
+            bare_one,
+            one_host,
+            many,
+            bare_many,
+            small_cache,
+            recycled,
+            pooled,
+            pooled_small_cache,
+        ]
 
         result.add("load generator", generator)
         result.add(
@@ -423,6 +443,20 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
                 ratio(rps(recycled, endpoint), rps(many, endpoint)),
                 "x",
                 f"at {n} cities; default {defaults.db_pool_recycle} s",
+            )
+        for endpoint in both:
+            result.add(
+                f"pool 20 / default pool ({endpoint})",
+                ratio(rps(pooled, endpoint), rps(many, endpoint)),
+                "x",
+                f"at {n} cities spread; pool 20: {rps(pooled, endpoint) or 0:,.0f} req/s",
+            )
+        for endpoint in both:
+            result.add(
+                f"pool 20: statement cache 100 / default ({endpoint})",
+                ratio(rps(pooled_small_cache, endpoint), rps(pooled, endpoint)),
+                "x",
+                "no overflow churn: the cache size alone",
             )
         result.add("p99 latency, 1 city (by id)", one["endpoints"][BY_ID]["p99_ms"], "ms")
         result.add(f"p99 latency, {n} spread (by id)", many["endpoints"][BY_ID]["p99_ms"], "ms")

@@ -450,6 +450,21 @@ def foreign_cpu_pct(
     return 100 * sum(cpu for cpu, _ in used) / seconds, top
 
 
+class MachineWatch:
+    """Other processes' CPU over a whole benchmark (see foreign_cpu_pct)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.started = time.perf_counter()
+        self.before = cpu_snapshot()
+
+    def add_to(self, result: BenchResult) -> None:
+        seconds = time.perf_counter() - self.started
+        pct, top = foreign_cpu_pct(self.before, cpu_snapshot(), seconds, our_pids(), self.database)
+        result.add("other processes' CPU", round(pct, 1), "% core", "high = the machine was shared")
+        result.details["foreign_top"] = top
+
+
 def our_pids() -> set[int]:
     me = psutil.Process()
     return {me.pid, *(c.pid for c in me.children(recursive=True))}
