@@ -96,6 +96,8 @@ class SimpegClient:
     async def iter_employees(self, *, updated_since: datetime | None = None) -> AsyncIterator[StaffRecord]:
         """Every employee, page by page; a failure mid-way raises (a sync must not treat a partial list
         as the whole register)."""
+        if updated_since is not None and updated_since.tzinfo is None:
+            raise ValueError("updated_since needs a time zone")
         page = 1
         while True:
             params: dict[str, Any] = {"page": page, "per_page": self.per_page}

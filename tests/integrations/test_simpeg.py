@@ -127,9 +127,14 @@ async def test_bad_key_is_misconfigured(sims: SimulatorHandle) -> None:
 
 
 async def test_updated_since_must_be_aware(sims: SimulatorHandle) -> None:
-    # The client sends what it is given; the simulator refuses a naive time (a Rejected 400).
-    from kotalive.integrations import Rejected
-
     async with simpeg(sims) as client:
-        with pytest.raises(Rejected):
+        with pytest.raises(ValueError):
             await collect(client, updated_since=datetime(2026, 1, 1))
+    # The simulator refuses one too (a Rejected 400 for a client that sent it anyway).
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"{sims.base_url('simpeg', 'tangerang')}/api/v1/pegawai",
+            params={"updated_since": "2026-01-01T00:00:00"},
+            headers={"X-API-Key": sims.cities["tangerang"].simpeg_api_key},
+        )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_updated_since"
