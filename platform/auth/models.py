@@ -98,7 +98,9 @@ class RoleGrant(TenantBase):
         CheckConstraint(f"subject_kind IN {SUBJECT_KINDS!r}", name="subject_kind"),
         CheckConstraint(f"role IN {CITY_ROLES!r}", name="role"),
         # One grant per (person, role, agency); "no agency" counts as one value, not many.
-        UniqueConstraint("subject_kind", "subject_id", "role", "agency_id", postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "subject_kind", "subject_id", "role", "agency_id", postgresql_nulls_not_distinct=True
+        ),
         Index("ix_role_grant_subject", "subject_kind", "subject_id"),
     )
 
