@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from kotalive.auth.guards import safe_next
 from kotalive.auth.middleware import AuthMiddleware, AuthRuntime, CsrfUnlessBearer
+from kotalive.auth.oidc import OidcService
 from kotalive.auth.roles import PermissionTable
 from kotalive.auth.routes import route_handlers as identity_routes
 from kotalive.context import current_tenant, current_tenant_or_none
@@ -213,6 +214,8 @@ def create_app(
     # Creating the engine connects nothing: connections open in the server's loop on first use.
     db = database or Database(settings)
     auth = AuthRuntime(settings)
+    oidc = OidcService(settings)  # per-city OpenID: provider and key caches, bearer checks
+    auth.bearer = oidc.verify_bearer
     directory = TenantDirectory(db, settings.tenant_cache_seconds)
 
     @asynccontextmanager
@@ -275,6 +278,7 @@ def create_app(
     app.state.modules = modules
     app.state.db = db
     app.state.auth = auth
+    app.state.oidc = oidc
     app.state.permissions = PermissionTable.build(modules)
     app.state.directory = directory
     return app

@@ -45,8 +45,12 @@ class Periodic:
 def periodic_work(settings: Settings, modules: LoadedModules) -> list[Periodic]:
     """The core's periodic work and every module's; refuses an unknown or platform actor."""
     from kotalive import events
+    from kotalive.auth import employees
 
-    work = [Periodic("core.outbox_sweep", events.sweep_outbox_job, max(1, settings.outbox_sweep_seconds))]
+    work = [
+        Periodic("core.outbox_sweep", events.sweep_outbox_job, max(1, settings.outbox_sweep_seconds)),
+        Periodic("core.simpeg_sync", employees.sync_employees_job, employees.SYNC_EVERY_SECONDS),
+    ]
     modules.import_jobs()
     for spec in modules.specs:
         for pj in spec.periodic:
