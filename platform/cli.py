@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from kotalive.auth.cli import employees, staff
 from kotalive.settings import SETTINGS_DOC, Settings, SettingsError
 
 console = Console(highlight=False)
@@ -511,6 +512,9 @@ async def tenants_seed_demo(rt: Runtime) -> None:
     for line in await seed_demo_cities(rt.tenants):
         console.print(line)
 
+
+main.add_command(staff)
+main.add_command(employees)
 
 if __name__ == "__main__":
     main()

@@ -7,9 +7,11 @@ from typing import Any
 from kotalive.auth.access_routes import route_handlers as access_admin
 from kotalive.auth.controllers import route_handlers as core_identity
 from kotalive.auth.employee_routes import route_handlers as employee_login
+from kotalive.auth.platform_routes import route_handlers as platform_login
 
 route_handlers: list[Any] = [
     *core_identity,
     *access_admin,
     *employee_login,
+    *platform_login,
 ]
