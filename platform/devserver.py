@@ -487,6 +487,43 @@ def kotalive_command() -> list[str]:
     return [sys.executable, "-P", "-c", "from kotalive.cli import main; main()"]
 
 
+SIMULATORS_PORT_OFFSET = 100  # SIAK on web port + 100, Simpeg +101, SMS +102, OpenID +103
+
+
+def simulators_command(settings: Any, web_port: int, base_port: int) -> list[str]:
+    """The simulators of SIAK, Simpeg, SMS and the dev OpenID provider (infra/simulators/), with the
+    demo cities' OpenID clients redirecting to this platform's employee login callback."""
+    script = Path(sys.executable).parent / "kotalive-simulators"
+    argv = (
+        [str(script)]
+        if script.exists()
+        else [
+            sys.executable,
+            "-P",
+            "-c",
+            "import sys; from kotalive.integrations.simulators import main; sys.exit(main())",
+        ]
+    )
+    return [
+        *argv,
+        "--base-port", str(base_port),
+        "--platform-port", str(web_port),
+        "--callback-path", "/staff/callback",
+        "--state-dir", str(Path(settings.data_dir) / "simulators"),
+    ]  # fmt: skip
+
+
+async def _simulators_ready(proc: asyncio.subprocess.Process, base_port: int, within: float = 30.0) -> bool:
+    """True once all four simulators answer; False when the process ended or ``within`` passed."""
+    deadline = time.monotonic() + within
+    while proc.returncode is None and time.monotonic() < deadline:
+        answers = [await asyncio.to_thread(port_answers, "127.0.0.1", base_port + i, 0.2) for i in range(4)]
+        if all(answers):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 class ProcessGroup:
     """Children with name-prefixed output, each in its own process group: ``stop()`` sends each
     SIGTERM, then SIGKILL to the whole group of any that is still running after the grace period."""
@@ -591,7 +628,17 @@ async def _supervise(
     settings = Settings.from_env(env)
     cli = kotalive_command()
     group = ProcessGroup(env, out)
+    sims_port = port + SIMULATORS_PORT_OFFSET
     try:
+        # Outside systems first (SIAK, Simpeg, SMS, OpenID): the demo wiring below syncs from them.
+        sims = await group.start("sims", simulators_command(settings, port, sims_port))
+        sims_ready = asyncio.ensure_future(_simulators_ready(sims, sims_port))
+        if not await _wait(sims_ready, stop):
+            out.say("stopping")
+            return 0
+        if not sims_ready.result():
+            out.say(f"the simulators did not start (ports {sims_port}-{sims_port + 3} free?); see above")
+            return 1
         steps: list[tuple[str, list[str]]] = [("db", [*cli, "db", "upgrade"])]
         if seed_demo:
             steps.append(("seed", [*cli, "tenants", "seed-demo"]))
@@ -605,6 +652,14 @@ async def _supervise(
                 return 1
         del group.children["db"]
         group.children.pop("seed", None)
+        logins: list[str] = []
+        if seed_demo:
+            from kotalive.tenants.demo import wire_demo_identity
+
+            try:
+                logins = await wire_demo_identity(settings, base_port=sims_port, web_port=port)
+            except Exception as exc:  # the platform still runs; the banner says what is missing
+                out.say(f"demo logins not set up: {type(exc).__name__}: {exc}")
 
         processes = {"web": [*cli, "serve", "--port", str(port)]}
         if importlib.util.find_spec("kotalive.jobs") is not None:
@@ -629,7 +684,7 @@ async def _supervise(
                 return 1
             await asyncio.sleep(0.2)
         if ready:
-            await _print_banner(out, settings, services, port)
+            await _print_banner(out, settings, services, port, logins)
 
         done, _ = await asyncio.wait({*exits, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -646,7 +701,9 @@ async def _supervise(
             loop.remove_signal_handler(sig)
 
 
-async def _print_banner(out: _Output, settings: Any, services: Services, port: int) -> None:
+async def _print_banner(
+    out: _Output, settings: Any, services: Services, port: int, logins: Sequence[str] = ()
+) -> None:
     try:
         cities = await _city_urls(services.database_url, port)
     except Exception as exc:  # the banner must not take the running platform down
@@ -659,7 +716,12 @@ async def _print_banner(out: _Output, settings: Any, services: Services, port: i
     out.say("Kota Live is running. Open:")
     for label, url in rows:
         out.say(f"  {label:<{width}}  {url}")
-    out.say("  demo logins: they arrive with the identity work (citizens, staff, platform console)")
+    if logins:
+        out.say("")
+        out.say("Demo logins (development only; employees pick their account at the dev OpenID provider):")
+        for line in logins:
+            out.say(f"  {line}")
+        out.say("")
     for note in services.notes:
         out.say(f"  {note}")
     out.say("Ctrl-C stops everything.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kotalive.tenants.provisioning import NewCity, TenantNotFound, TenantService
 
 
@@ -43,4 +45,151 @@ async def seed_demo_cities(service: TenantService) -> list[str]:
             pass
         tenant = await service.provision(city)
         lines.append(f"{city.slug}: {tenant.status}")
+    return lines
+
+
+# ---- the demo's people: simulators wired in, employees synced, roles granted, a platform admin ----
+
+DEMO_ADMIN_EMAIL = "admin@kotalive.localhost"
+DEMO_ADMIN_PASSWORD = "kota-live-demo-2026"  # development only: reset at every `make run`
+DEMO_ADMIN_TOTP = "KOTALIVEDEMOADMINTOTPSECRET23456"  # base32; add it to an authenticator app once
+# Persona role (from the simulators' demo data) -> city role; agency_supervisor is scoped to their agency.
+PERSONA_ROLES = {
+    "agency_supervisor": "agency_supervisor",
+    "liveroom_operator": "liveroom_operator",
+    "city_admin": "city_admin",
+}
+SIMULATOR_KINDS = ("siak", "simpeg", "sms", "oidc")  # in port order from the base port
+
+
+def simulator_urls(base_port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    return {kind: f"http://{host}:{base_port + i}" for i, kind in enumerate(SIMULATOR_KINDS)}
+
+
+def demo_integrations(demo: Any, urls: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """(config, secrets) per integration kind for one demo city of the simulators."""
+    slug = demo.slug
+    return {
+        "siak": (
+            {"base_url": f"{urls['siak']}/{slug}", "timeout_seconds": 5.0},
+            {"api_key": demo.siak_api_key},
+        ),
+        "simpeg": (
+            {"base_url": f"{urls['simpeg']}/{slug}", "timeout_seconds": 10.0},
+            {"api_key": demo.simpeg_api_key},
+        ),
+        "sms": ({"base_url": f"{urls['sms']}/{slug}", "timeout_seconds": 5.0}, {"api_key": demo.sms_api_key}),
+        "oidc": (
+            {
+                "issuer": f"{urls['oidc']}/{slug}",
+                "client_id": demo.oidc_client_id,
+                "scopes": ["openid", "profile", "email"],
+                "api_audience": demo.api_audience,
+            },
+            {"client_secret": demo.oidc_client_secret},
+        ),
+    }
+
+
+async def wire_demo_identity(settings: Any, *, base_port: int, web_port: int) -> list[str]:
+    """Point the demo cities at the running simulators, sync their staff, grant the demo personas
+    their roles and (re)set the demo platform admin. Idempotent; returns the banner's login lines."""
+    from sqlalchemy import select
+
+    from kotalive.auth.access import grant_role
+    from kotalive.auth.crypto import Vault
+    from kotalive.auth.employees import sync_city
+    from kotalive.auth.models import Employee
+    from kotalive.auth.platform_staff import create_staff, totp_uri
+    from kotalive.db import Database, use_database
+    from kotalive.integrations.simulators import load
+    from kotalive.registry import load as load_modules
+    from kotalive.tenants.directory import TenantDirectory
+    from kotalive.tenants.integrations import set_integration
+
+    sims = load()
+    urls = simulator_urls(base_port)
+    load_modules(settings.modules).import_models()
+    db = Database(settings)
+    vault = Vault.from_settings(settings)
+    lines: list[str] = []
+    try:
+        with use_database(db):
+            directory = TenantDirectory(db)
+            for slug, demo in sims.demo_cities().items():
+                city = await directory.by_slug(slug)
+                if city is None or not city.is_active:
+                    continue
+                async with db.tenant_session(city) as session:
+                    for kind, (config, secrets) in demo_integrations(demo, urls).items():
+                        await set_integration(session, vault, kind, config=config, secrets=secrets)
+                    await session.commit()
+                report = await sync_city(settings, city)
+                synced = report.summary() if report else {}
+                origin = f"http://{city.primary_host}:{web_port}"
+                personas = {p.role: p for p in sims.personas(demo)}
+                async with db.tenant_session(city) as session:
+                    for persona_role, role in PERSONA_ROLES.items():
+                        persona = personas.get(persona_role)
+                        employee = persona and await session.scalar(
+                            select(Employee).where(Employee.nip == persona.nip)
+                        )
+                        if employee is None:
+                            continue
+                        agency = employee.agency_id if role == "agency_supervisor" else None
+                        await grant_role(
+                            session,
+                            None,
+                            subject_kind="employee",
+                            subject_id=employee.id,
+                            role=role,
+                            agency_id=agency,
+                            source="demo",
+                            granted_by="make run",
+                        )
+                    await session.commit()
+                lines.append(f"{city.name} ({synced.get('seen', 0)} staff synced from the Simpeg simulator):")
+                citizen = personas.get("citizen")
+                if citizen is not None:
+                    lines.append(
+                        f"  citizen         {origin}/daftar  register with NIK {citizen.nik}, phone {citizen.phone} "
+                        f"({citizen.name}); SMS codes at {urls['sms']}/{slug}/inbox"
+                    )
+                for persona_role, label in (
+                    ("employee", "employee"),
+                    ("agency_supervisor", "supervisor"),
+                    ("liveroom_operator", "operator"),
+                    ("city_admin", "city admin"),
+                ):
+                    p = personas.get(persona_role)
+                    if p is not None:
+                        lines.append(
+                            f"  {label:<15} {origin}/staff/login?login_hint={p.username}  ({p.name})"
+                        )
+        async with db.platform_session() as session:
+            await create_staff(
+                session,
+                settings,
+                email=DEMO_ADMIN_EMAIL,
+                name="Demo Platform Admin",
+                roles=["platform_admin"],
+                password=DEMO_ADMIN_PASSWORD,
+                totp_secret=DEMO_ADMIN_TOTP,
+                replace=True,
+            )
+            await session.commit()
+        lines.append("Platform console:")
+        lines.append(
+            f"  platform admin  http://{settings.platform_host}:{web_port}/login  "
+            f"{DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
+        )
+        lines.append(
+            f"                  TOTP secret {DEMO_ADMIN_TOTP}  ({totp_uri(DEMO_ADMIN_EMAIL, DEMO_ADMIN_TOTP)})"
+        )
+        lines.append(
+            "                  a code now: .venv/bin/python -P -c "
+            f"\"import pyotp; print(pyotp.TOTP('{DEMO_ADMIN_TOTP}').now())\""
+        )
+    finally:
+        await db.dispose()
     return lines
