@@ -52,14 +52,15 @@ class Sizes:
     read_seconds: float
     warmup_seconds: float
     connections: int
+    repeats: int = 1  # measured runs per endpoint and phase; the best one counts
 
     @classmethod
     def pick(cls, quick: bool) -> Sizes:
         if quick:
             return cls(
-                provision_cities=20,
-                migrate_cities=30,
-                read_cities=30,
+                provision_cities=15,
+                migrate_cities=20,
+                read_cities=20,
                 read_seconds=1.0,
                 warmup_seconds=1.0,
                 connections=16,
@@ -71,6 +72,7 @@ class Sizes:
             read_seconds=10.0,
             warmup_seconds=5.0,
             connections=16,
+            repeats=2,
         )
 
 
@@ -153,6 +155,20 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 # ---- the machine ---------------------------------------------------------------------------------
+
+
+def source() -> dict[str, Any]:
+    """The commit measured, and whether the work tree had changes (figures move with the code)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -493,6 +509,7 @@ def summary_table(results: Sequence[BenchResult]) -> str:
 def figures_json(results: Sequence[BenchResult], *, quick: bool, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "machine": machine(),
+        "source": source(),
         "quick": quick,
         **extra,
         "results": {r.benchmark: r.as_json() for r in results},

@@ -32,6 +32,7 @@ from benchkit import (
     server_version,
     services,
     sigterm_as_interrupt,
+    source,
     stop_services,
     summary_table,
 )
@@ -41,8 +42,10 @@ BENCHMARKS = ("provision", "migrate", "reads")
 
 async def main(args: argparse.Namespace) -> list[BenchResult]:
     sizes = Sizes.pick(args.quick)
+    src = source()
     say(
-        f"kotalive core benchmarks ({'quick' if args.quick else 'full'}): {sizes}\n"
+        f"kotalive core benchmarks ({'quick' if args.quick else 'full'}) at {src['commit']}"
+        f"{' (work tree changed)' if src['dirty'] else ''}: {sizes}\n"
         f"PostgreSQL {await server_version()}; wrk {'found' if shutil.which('wrk') else 'absent'}; "
         f"services: {'; '.join(getattr(services(), 'notes', [])) or 'configured'}"
     )
