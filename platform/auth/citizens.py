@@ -556,8 +556,10 @@ class CitizenService:
             raise InputErrors([Problem("nik", "unknown_to_siak")]) from None
         except IntegrationError as exc:
             level = logging.ERROR if isinstance(exc, Misconfigured) else logging.WARNING
-            log.log(level, "city %s: SIAK lookup failed: %s", self.tenant.slug, exc)
-            raise ServiceUnavailable("siak", "down") from exc
+            # Some adapter messages quote the request URL, which carries the NIK: mask it.
+            reason = str(exc).replace(nik, mask_nik(nik))
+            log.log(level, "city %s: SIAK lookup failed: %s", self.tenant.slug, reason)
+            raise ServiceUnavailable("siak", "down") from None
         if not person.alive:
             raise InputErrors([Problem("nik", "not_registrable")])
         return person, refuse
