@@ -46,6 +46,7 @@ from kotalive.auth.sessions import COOKIE_NAME
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import tenant_session
 from kotalive.i18n import pick_language
+from kotalive.integrations.http import ConfigError
 from kotalive.pages import render_page
 from kotalive.tenants.city_models import Agency
 from kotalive.tenants.integrations import get_integration
@@ -211,7 +212,12 @@ async def staff_callback(request: Request) -> Response[Any]:
         simpeg = await get_integration(
             session, Vault.from_settings(request.app.state.settings), "simpeg", required=False
         )
-        client = simpeg_client(simpeg.merged())[0] if simpeg is not None else None
+        client = None
+        if simpeg is not None:
+            try:
+                client = simpeg_client(simpeg.merged())[0]
+            except ConfigError as exc:  # a login still works for those the last sync knows
+                log.error("%s: Simpeg settings are wrong: %s", tenant.slug, exc)
         try:
             if client is not None:
                 lookup = simpeg_lookup(client)

@@ -303,3 +303,16 @@ def test_oidc_settings_accept_a_real_provider_and_a_local_one() -> None:
         OidcConfig.from_dict({"issuer": "http://127.0.0.1:8103/tangerang", "client_id": "c"}).client_secret
         is None
     )
+
+
+async def test_wrong_simpeg_settings_do_not_lock_out_known_employees(
+    app, client_for, database, settings, city: Connected
+) -> None:
+    from staff_support import set_city_integrations
+
+    await set_city_integrations(
+        database, settings, city.city, simpeg={"base_url": "not a url", "api_key": "k"}
+    )
+    async with client_for(city.city.primary_host) as c:
+        done = await login(c, city.redirect_uri, "agus.setiawan")
+        assert done.status_code == 303 and done.headers["location"] == "/staff"
