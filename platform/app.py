@@ -27,24 +27,19 @@ from kotalive.auth.routes import route_handlers as identity_routes
 from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.events import wait_for_relays
-from kotalive.i18n import pick_language
 from kotalive.jobs import install_jobs
-from kotalive.pages import STATIC_DIR, render_page
+from kotalive.pages import STATIC_DIR
 from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
 from kotalive.settings import Settings
 from kotalive.tenants.city_models import Agency
 from kotalive.tenants.directory import TenantDirectory, listen_for_invalidation
 from kotalive.tenants.resolution import TenantResolutionMiddleware
+from kotalive.web import city_only, page
 
 log = logging.getLogger(__name__)
 
 
 # ---- guards: which site a route belongs to ------------------------------------------------------
-
-
-def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if current_tenant_or_none() is None:
-        raise NotFoundException()
 
 
 def module_guard(name: str) -> Any:
@@ -128,21 +123,6 @@ async def get_agency(agency_id: FromPath[int]) -> AgencyOut:
     return _agency_out(agency)
 
 
-def _lang(request: Request) -> str:
-    explicit = request.query_params.get("lang") or request.cookies.get("lang")
-    tenant = current_tenant_or_none()
-    default = request.headers.get("accept-language") or (tenant.locale if tenant else None)
-    return pick_language(default, explicit)
-
-
-def _html(request: Request, template: str, **context: Any) -> Response[str]:
-    lang = _lang(request)
-    response = Response(render_page(template, lang=lang, **context), media_type="text/html")
-    if request.query_params.get("lang") in ("id", "en"):
-        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
-    return response
-
-
 @get(
     "/",
     summary="Home page: the city's, or the platform console's",
@@ -155,13 +135,13 @@ async def home(request: Request) -> Response[str]:
         directory: TenantDirectory = request.app.state.directory
         cities = [c for c in await directory.all() if c.status == "active"]
         port = request.url.port
-        return _html(request, "platform_home.html", cities=cities, port_suffix=f":{port}" if port else "")
+        return page(request, "platform_home.html", cities=cities, port_suffix=f":{port}" if port else "")
     async with tenant_session() as session:
         agencies = list(
             await session.scalars(select(Agency).where(Agency.active).order_by(Agency.abbreviation))
         )
     modules = [m for m in request.app.state.modules.names if tenant.has_module(m)]
-    return _html(request, "city_home.html", city=tenant, modules=modules, agencies=agencies)
+    return page(request, "city_home.html", city=tenant, modules=modules, agencies=agencies)
 
 
 def login_redirect(request: Request, exc: NotAuthorizedException) -> Response[Any]:

@@ -21,12 +21,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect
-from litestar.utils.scope.state import ScopeState
 
 from kotalive.auth.citizens import (
     CODE_TTL_SECONDS,
@@ -44,12 +41,11 @@ from kotalive.auth.citizens import (
 from kotalive.auth.guards import requires, safe_next
 from kotalive.auth.principal import current_principal
 from kotalive.auth.sessions import COOKIE_NAME
-from kotalive.context import TenantContext, current_tenant, current_tenant_or_none
-from kotalive.i18n import pick_language, translate
-from kotalive.pages import render_page
+from kotalive.context import TenantContext, current_tenant
+from kotalive.i18n import translate
+from kotalive.web import NO_STORE, city_only, client_ip, page, request_language
 
 PUBLIC = {"public": True}
-NO_STORE = {"cache-control": "no-store"}
 # Texts a redirect may ask a page to show (?pesan=...): never free text from the URL.
 NOTICES = {
     "terverifikasi": "citizen.notice.verified",
@@ -58,24 +54,7 @@ NOTICES = {
 }
 
 
-def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if current_tenant_or_none() is None:
-        raise NotFoundException()
-
-
 # ---- shared helpers ----------------------------------------------------------------------------------
-
-
-def _lang(request: Request) -> str:
-    # As kotalive.app._lang: ?lang= or the cookie, then the browser, then the city's language.
-    explicit = request.query_params.get("lang") or request.cookies.get("lang")
-    tenant = current_tenant_or_none()
-    default = request.headers.get("accept-language") or (tenant.locale if tenant else None)
-    return pick_language(default, explicit)
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _service(request: Request) -> CitizenService:
@@ -84,7 +63,7 @@ def _service(request: Request) -> CitizenService:
         settings=request.app.state.settings,
         redis=request.app.state.redis,
         sessions=request.app.state.auth.sessions,
-        ip=_ip(request),
+        ip=client_ip(request),
     )
 
 
@@ -207,7 +186,7 @@ def _errors_body(status: int, detail: str, errors: list[dict[str, str]]) -> dict
 
 def _api_error(request: Request, exc: Exception) -> Response[Any]:
     """One place that turns what the service refuses into an API answer."""
-    lang = _lang(request)
+    lang = request_language(request)
     if isinstance(exc, InputErrors):
         errors = [
             {"field": p.field, "reason": p.text(lang), "code": f"{p.field}.{p.code}"} for p in exc.problems
@@ -280,7 +259,7 @@ def _shape_error(request: Request, exc: ValidationException) -> Response[Any]:
     if not errors:
         errors.append({"field": "body", "reason": str(exc.detail), "code": "invalid"})
     return Response(
-        _errors_body(400, translate("citizen.error.form", _lang(request)), errors), status_code=400
+        _errors_body(400, translate("citizen.error.form", request_language(request)), errors), status_code=400
     )
 
 
@@ -289,7 +268,7 @@ CitizenFailure = (InputErrors, RateLimited, ServiceUnavailable, LoginFailed, Pho
 
 @post("/register", summary="Register with NIK, phone and password (SIAK fills in the rest)", opt=PUBLIC)
 async def api_register(data: JSONBody[RegisterIn], request: Request) -> Response[Any]:
-    lang = _lang(request)
+    lang = request_language(request)
     try:
         result = await _service(request).register(
             nik=data.nik,
@@ -316,7 +295,9 @@ async def api_verify(data: JSONBody[VerifyIn], request: Request) -> Response[Any
         await _service(request).verify_phone(phone=data.phone, code=data.code)
     except CitizenFailure as exc:
         return _api_error(request, exc)
-    return Response({"status": "active", "detail": translate("citizen.notice.verified", _lang(request))})
+    return Response(
+        {"status": "active", "detail": translate("citizen.notice.verified", request_language(request))}
+    )
 
 
 @post("/verify/resend", summary="Send a new verification code", status_code=202, opt=PUBLIC)
@@ -326,7 +307,8 @@ async def api_resend(data: JSONBody[PhoneIn], request: Request) -> Response[Any]
     except CitizenFailure as exc:
         return _api_error(request, exc)
     return Response(
-        {"status": "sent", "detail": translate("citizen.verify.resent", _lang(request))}, status_code=202
+        {"status": "sent", "detail": translate("citizen.verify.resent", request_language(request))},
+        status_code=202,
     )
 
 
@@ -353,7 +335,7 @@ async def api_reset_request(data: JSONBody[ResetRequestIn], request: Request) ->
         return _api_error(request, exc)
     body = {
         "status": "accepted",
-        "detail": translate("citizen.reset.sent", _lang(request), minutes=CODE_TTL_SECONDS // 60),
+        "detail": translate("citizen.reset.sent", request_language(request), minutes=CODE_TTL_SECONDS // 60),
     }
     # Sent after the answer, and the answer is the same whether or not the account exists.
     background = BackgroundTask(service.deliver_quietly, sms) if sms else None
@@ -372,7 +354,10 @@ async def api_reset(data: JSONBody[ResetIn], request: Request) -> Response[Any]:
     except CitizenFailure as exc:
         return _api_error(request, exc)
     return Response(
-        {"status": "password_changed", "detail": translate("citizen.notice.password_changed", _lang(request))}
+        {
+            "status": "password_changed",
+            "detail": translate("citizen.notice.password_changed", request_language(request)),
+        }
     )
 
 
@@ -422,7 +407,7 @@ async def api_delete_me(data: JSONBody[DeletionIn], request: Request) -> Respons
     response: Response[Any] = Response(
         {
             "status": "deleted",
-            "detail": translate("citizen.delete.done", _lang(request), city=current_tenant().name),
+            "detail": translate("citizen.delete.done", request_language(request), city=current_tenant().name),
         }
     )
     response.delete_cookie(COOKIE_NAME, path="/")
@@ -480,33 +465,25 @@ def _page(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Response[str]:
-    lang = _lang(request)
+    lang = request_language(request)
     errors: dict[str, list[str]] = {}
     for p in problems or []:
         errors.setdefault(p.field, []).append(p.text(lang))
     notice_key = NOTICES.get(request.query_params.get("pesan", ""))
     page_context: dict[str, Any] = {
         "city": current_tenant(),
-        "principal": current_principal(),
-        "csrf_token": ScopeState.from_scope(request.scope).csrf_token,
         "errors": errors,
         "alert": alert or (translate("citizen.error.form", lang) if errors else None),
         "notice": translate(notice_key, lang) if notice_key else None,
         "code_minutes": CODE_TTL_SECONDS // 60,
     }
     page_context.update({k: v for k, v in context.items() if not (k == "notice" and v is None)})
-    html = render_page(f"auth/{template}", lang=lang, **page_context)
-    response = Response(
-        html, media_type="text/html", status_code=status, headers={**NO_STORE, **(headers or {})}
-    )
-    if request.query_params.get("lang") in ("id", "en"):
-        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
-    return response
+    return page(request, f"auth/{template}", status=status, headers=headers, **page_context)
 
 
 def _page_failure(request: Request, template: str, exc: Exception, **context: Any) -> Response[str]:
     """The form again, with what went wrong next to the fields or above the form."""
-    lang = _lang(request)
+    lang = request_language(request)
     tenant = current_tenant()
     if isinstance(exc, InputErrors):
         return _page(request, template, status=422, problems=exc.problems, **context)
@@ -560,7 +537,7 @@ async def register_submit(request: Request) -> Response[Any]:
         )
     except CitizenFailure as exc:
         return _page_failure(request, "citizen_register.html", exc, values=values)
-    lang = _lang(request)
+    lang = request_language(request)
     if result.code_sent:
         notice = translate("citizen.verify.sent", lang, phone=mask_phone(result.phone))
         alert = None
@@ -612,7 +589,7 @@ async def verify_resend(request: Request) -> Response[Any]:
     return _page(
         request,
         "citizen_verify.html",
-        notice=translate("citizen.verify.resent", _lang(request)),
+        notice=translate("citizen.verify.resent", request_language(request)),
         values=values,
     )
 
@@ -641,7 +618,7 @@ async def login_submit(request: Request) -> Response[Any]:
             request,
             "citizen_verify.html",
             status=403,
-            alert=translate("citizen.error.login.pending", _lang(request)),
+            alert=translate("citizen.error.login.pending", request_language(request)),
             values={"phone": exc.phone},
         )
     except CitizenFailure as exc:
@@ -675,7 +652,7 @@ async def reset_request(request: Request) -> Response[Any]:
         request,
         "citizen_reset.html",
         step="confirm",
-        notice=translate("citizen.reset.sent", _lang(request), minutes=CODE_TTL_SECONDS // 60),
+        notice=translate("citizen.reset.sent", request_language(request), minutes=CODE_TTL_SECONDS // 60),
         values=values,
     )
     if sms is not None:

@@ -65,14 +65,15 @@ async def test_a_module_switched_off_answers_404_in_that_city_only(
         assert (await c.get("/api/v1/laksa/rules")).status_code == 200
     async with client_for(off.primary_host) as c:
         await wait_for_status(c, "/api/v1/laksa/rules", 404)
-        assert (await c.get("/api/v1/liveroom/")).status_code == 200  # the others stay on
+        # The others stay on: their guard answers (401 to an anonymous caller) instead of 404.
+        assert (await c.get("/api/v1/liveroom/")).status_code == 401
         assert (await c.get("/api/v1/agencies")).status_code == 200
 
 
 async def test_a_city_created_with_some_modules_has_only_those(app, client_for, make_city) -> None:
     city = await make_city("some", modules=["hotline112"])
     async with client_for(city.primary_host) as c:
-        assert (await c.get("/api/v1/hotline112/")).status_code == 200
+        assert (await c.get("/api/v1/hotline112/")).status_code == 401  # on: guarded, not missing
         assert (await c.get("/api/v1/laksa/rules")).status_code == 404
         assert (await c.get("/api/v1/city")).json()["modules"] == ["hotline112"]
 

@@ -1,0 +1,65 @@
+"""What every page and API handler shares: which site, which language, how a page is rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.utils.scope.state import ScopeState
+
+from kotalive.auth.principal import current_principal
+from kotalive.context import current_tenant_or_none
+from kotalive.i18n import pick_language
+from kotalive.pages import render_page
+
+NO_STORE = {"cache-control": "no-store"}
+
+
+def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A city's route: on the platform host it does not exist."""
+    if current_tenant_or_none() is None:
+        raise NotFoundException()
+
+
+def request_language(request: Request) -> str:
+    """``?lang=`` or the cookie, then the browser's languages, then the city's, then Indonesian."""
+    explicit = request.query_params.get("lang") or request.cookies.get("lang")
+    tenant = current_tenant_or_none()
+    default = request.headers.get("accept-language") or (tenant.locale if tenant else None)
+    return pick_language(default, explicit)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def page(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    cache: bool = False,
+    **context: Any,
+) -> Response[str]:
+    """A server-rendered page with its language, the city, the signed-in person and the CSRF token
+    its forms send back; a page never lands in a shared cache unless it says so."""
+    lang = request_language(request)
+    ctx: dict[str, Any] = {
+        "city": current_tenant_or_none(),
+        "principal": current_principal(),
+        "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+    }
+    ctx.update(context)
+    response = Response(
+        render_page(template, lang=lang, **ctx),
+        status_code=status,
+        media_type="text/html",
+        headers={**({} if cache else NO_STORE), **(headers or {})},
+    )
+    if request.query_params.get("lang") in ("id", "en"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response
