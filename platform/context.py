@@ -50,6 +50,7 @@ class TenantContext:
     modules: frozenset[str] = field(default_factory=frozenset)
     module_config: dict[str, dict] = field(default_factory=dict, hash=False, compare=False)
     primary_host: str = ""
+    region_code: str = ""  # Kemendagri code: residency of citizens is decided against it
 
     @property
     def schema(self) -> str:

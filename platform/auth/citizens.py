@@ -49,7 +49,7 @@ from kotalive.auth.principal import Principal
 from kotalive.auth.ratelimit import Limit, RateLimiter, Verdict
 from kotalive.auth.sessions import SessionStore
 from kotalive.context import TenantContext
-from kotalive.db import get_database, tenant_session
+from kotalive.db import tenant_session
 from kotalive.i18n import translate
 from kotalive.integrations import (
     ConfigError,
@@ -64,7 +64,6 @@ from kotalive.integrations import (
     normalise_indonesian_number,
 )
 from kotalive.tenants.integrations import IntegrationNotConfigured, get_integration
-from kotalive.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -322,15 +321,6 @@ def mask_phone(phone: str) -> str:
     return phone[:6] + "•" * max(0, len(phone) - 10) + phone[-4:] if len(phone) > 10 else phone
 
 
-async def city_region_code(tenant: TenantContext) -> str:
-    """The city's own Kemendagri code, from the registry (one small query, at registration only)."""
-    async with get_database().platform_session() as s:
-        code = await s.scalar(select(Tenant.region_code).where(Tenant.id == tenant.id))
-    if code is None:
-        raise LookupError(f"city {tenant.slug} is not in the registry")
-    return str(code)
-
-
 # ---- the service ----------------------------------------------------------------------------------------
 
 
@@ -486,7 +476,7 @@ class CitizenService:
             raise InputErrors(taken)
 
         person, refuse_non_residents = await self._lookup(parsed.value)
-        resident = regions.lives_in(person.region_code, await city_region_code(self.tenant))
+        resident = regions.lives_in(person.region_code, self.tenant.region_code)
         if not resident and refuse_non_residents:
             raise InputErrors([Problem("nik", "non_resident_refused", {"city": self.tenant.name})])
 

@@ -43,6 +43,7 @@ def build_context(tenant: Tenant, modules: Iterable[TenantModule], primary_host:
         modules=frozenset(m.module for m in mods if m.enabled),
         module_config={m.module: dict(m.config or {}) for m in mods},
         primary_host=primary_host,
+        region_code=tenant.region_code,
     )
 
 
