@@ -17,6 +17,7 @@ caller decides).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
@@ -24,6 +25,10 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
+
+# httpx logs every request URL at INFO, and SIAK's URL carries a NIK (personal data under UU PDP):
+# its requests are never logged above WARNING.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 API_KEY_HEADER = "X-API-Key"
 USER_AGENT = "kotalive-integrations/1"
