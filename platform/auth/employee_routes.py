@@ -14,11 +14,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
-from litestar.utils.scope.state import ScopeState
 from sqlalchemy import select
 
 from kotalive.auth import audit
@@ -43,54 +39,18 @@ from kotalive.auth.oidc import (
 )
 from kotalive.auth.principal import current_principal
 from kotalive.auth.sessions import COOKIE_NAME
-from kotalive.context import current_tenant, current_tenant_or_none
+from kotalive.context import current_tenant
 from kotalive.db import tenant_session
-from kotalive.i18n import pick_language
 from kotalive.integrations.http import ConfigError
-from kotalive.pages import render_page
 from kotalive.tenants.city_models import Agency
 from kotalive.tenants.integrations import get_integration
+from kotalive.web import city_only, client_ip, page
 
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/staff/login"
 HOME_PATH = "/staff"
 MAX_HINT = 254
-
-
-def city_site(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if current_tenant_or_none() is None:
-        raise NotFoundException()
-
-
-def language(request: Request) -> str:
-    tenant = current_tenant_or_none()
-    explicit = request.query_params.get("lang") or request.cookies.get("lang")
-    return pick_language(
-        request.headers.get("accept-language") or (tenant.locale if tenant else None), explicit
-    )
-
-
-def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response[str]:
-    """A server-rendered page with the language, the city and the CSRF token for its forms."""
-    csrf = ScopeState.from_scope(request.scope).csrf_token
-    return Response(
-        render_page(
-            template,
-            lang=language(request),
-            csrf_token=csrf or "",
-            city=current_tenant_or_none(),
-            principal=current_principal(),
-            **context,
-        ),
-        status_code=status,
-        media_type="text/html",
-        headers={"cache-control": "no-store"},
-    )
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def session_cookie(request: Request, token: str) -> dict[str, Any]:
@@ -337,7 +297,7 @@ async def sync_now(request: Request) -> Response[dict[str, str]]:
 
 route_handlers = [
     Router(
-        path="/", route_handlers=[staff_login, staff_callback, staff_home, staff_logout], guards=[city_site]
+        path="/", route_handlers=[staff_login, staff_callback, staff_home, staff_logout], guards=[city_only]
     ),
-    Router(path="/api/v1", route_handlers=[sync_now], guards=[city_site], tags=["employees"]),
+    Router(path="/api/v1", route_handlers=[sync_now], guards=[city_only], tags=["employees"]),
 ]

@@ -20,13 +20,14 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from kotalive.auth import audit
-from kotalive.auth.employee_routes import client_ip, page, session_cookie
+from kotalive.auth.employee_routes import session_cookie
 from kotalive.auth.guards import safe_next
 from kotalive.auth.platform_staff import LoginRefused, authenticate
 from kotalive.auth.principal import current_principal
 from kotalive.auth.ratelimit import RateLimiter
 from kotalive.auth.sessions import COOKIE_NAME
 from kotalive.context import current_tenant_or_none
+from kotalive.web import client_ip, page
 
 MAX_FIELD = 512
 
