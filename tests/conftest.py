@@ -58,12 +58,27 @@ def test_database_url(services: Services) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_db_url(services: Services) -> str:
-    """A Redis database number of its own (flushed first), so parallel runs do not collide."""
+def redis_db_url(services: Services) -> Iterator[str]:
+    """A Redis database of this test session's own (1-15), claimed with a lock key and emptied,
+    so two test runs on one Redis (developers side by side) never share keys or rate limits."""
     base = services.redis_url.rsplit("/", 1)[0] if services.redis_url.count("/") > 2 else services.redis_url
-    url = f"{base}/{int(os.environ.get('KOTALIVE_TEST_REDIS_DB', '9'))}"
-    redis_sync.Redis.from_url(url).flushdb()
-    return url
+    wanted = os.environ.get("KOTALIVE_TEST_REDIS_DB")
+    candidates = [int(wanted)] if wanted else list(range(1, 16))
+    lock, me = "kotalive-test:session-lock", f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    for db in candidates:
+        client = redis_sync.Redis.from_url(f"{base}/{db}")
+        if client.set(lock, me, nx=True, ex=6 * 3600) or wanted:
+            client.flushdb()
+            client.set(lock, me, ex=6 * 3600)
+            try:
+                yield f"{base}/{db}"
+            finally:
+                if client.get(lock) == me.encode():
+                    client.flushdb()
+                client.close()
+            return
+        client.close()
+    raise RuntimeError("every Redis database 1-15 is claimed by another test run; set KOTALIVE_TEST_REDIS_DB")
 
 
 @pytest.fixture(scope="session")

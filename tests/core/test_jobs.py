@@ -33,7 +33,7 @@ from kotalive.jobs import (
     SCOPE_OPTION,
     TENANT_OPTION,
     JobError,
-    current_broker,
+    install_broker,
     platform_actor,
     tenant_actor,
 )
@@ -333,7 +333,18 @@ async def test_worker_and_scheduler_processes_sweep_the_outbox(
     make_city: Any, database: Database, test_database_url: str, redis_db_url: str, tmp_path: Path
 ) -> None:
     """`kotalive scheduler` enqueues the sweep per city, `kotalive worker` runs it in the city."""
-    assert current_broker() is None  # so the fast path leaves the event to the sweeper
+    # No broker in this process (the app's lifespan may have installed one for the session), so
+    # the fast path leaves the event to the sweeper of the processes under test.
+    previous = install_broker(None)
+    try:
+        await _processes_sweep(make_city, database, test_database_url, redis_db_url, tmp_path)
+    finally:
+        install_broker(previous)
+
+
+async def _processes_sweep(
+    make_city: Any, database: Database, test_database_url: str, redis_db_url: str, tmp_path: Path
+) -> None:
     city = await make_city("proc")
     async with database.tenant_session(city) as s, s.begin():
         events.publish(s, "testing.swept_by_processes", {"n": 1})
