@@ -413,4 +413,8 @@ async def _processes_sweep(
     assert codes["worker"] == 0, output["worker"]
     assert "enqueued core.outbox_sweep for" in output["scheduler"]
     assert "scheduler stopped" in output["scheduler"]
-    assert "Traceback" not in output["worker"] + output["scheduler"]
+    assert "Traceback" not in output["scheduler"]
+    # The worker serves every city of the session's database; other tests' cities may have jobs
+    # that fail (a Simpeg simulator already stopped, say). None of the sweeps may fail.
+    failed = [line for line in output["worker"].splitlines() if "Failed to process message" in line]
+    assert not [line for line in failed if "outbox" in line], output["worker"]
