@@ -482,6 +482,93 @@ async def tenants_module(rt: Runtime, slug: str, module: str, state: str, config
     )
 
 
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, object]:
+    import json
+
+    out: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"{option}: expected key=value, got {item!r}")
+        try:
+            out[key] = json.loads(raw)  # numbers, true/false, objects ("unit_map={...}")
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@tenants.command("integration")
+@click.argument("slug")
+@click.argument("kind", required=False, type=click.Choice(["siak", "simpeg", "sms", "oidc"]))
+@click.option("--set", "sets", multiple=True, help="A setting, key=value (repeatable).")
+@click.option(
+    "--secret", "secrets", multiple=True, help="A secret, key=value; stored encrypted (repeatable)."
+)
+@click.option("--disable", is_flag=True, help="Switch this integration off.")
+@click.option("--check", is_flag=True, help="Try the connection after saving.")
+@with_runtime
+async def tenants_integration(
+    rt: Runtime,
+    slug: str,
+    kind: str | None,
+    sets: tuple[str, ...],
+    secrets: tuple[str, ...],
+    disable: bool,
+    check: bool,
+) -> None:
+    """Connect a city to its SIAK, Simpeg, SMS gateway or OpenID provider (or show what it has)."""
+    from kotalive.auth.crypto import Vault
+    from kotalive.tenants.connections import (
+        SECRET_KEYS,
+        ConnectionSettingsError,
+        build_client,
+        check_connection,
+        split_secrets,
+    )
+    from kotalive.tenants.integrations import get_integration, list_integrations, set_integration
+
+    ctx = await rt.tenants.context(slug)
+    vault = Vault.from_settings(rt.settings)
+    if kind is None:
+        async with rt.db.tenant_session(ctx) as s:
+            rows = await list_integrations(s)
+        if not rows:
+            console.print(
+                f"{slug} has no integrations yet: kotalive tenants integration {slug} siak --set ..."
+            )
+        for row in rows:
+            secret_names = sorted(SECRET_KEYS.get(row.kind, ()))
+            state = "on" if row.enabled else "off"
+            console.print(
+                f"{row.kind} ({state}): {row.config}"
+                + (f" secrets: {', '.join(secret_names)} (stored)" if row.secrets_encrypted else "")
+            )
+        return
+    async with rt.db.tenant_session(ctx) as s:
+        current = await get_integration(s, vault, kind, required=False)
+    config = dict(current.config) if current else {}
+    stored_secrets = dict(current.secrets) if current else {}
+    new_config, misplaced = split_secrets(kind, _pairs(sets, "--set"))
+    if misplaced:
+        fail(f"{', '.join(misplaced)}: a secret; pass it with --secret so it is stored encrypted")
+    config.update(new_config)
+    new_secrets = {k: str(v) for k, v in _pairs(secrets, "--secret").items()}
+    stored_secrets.update(new_secrets)
+    if sets or secrets or disable:
+        try:
+            build_client(kind, {**config, **stored_secrets})
+        except ConnectionSettingsError as exc:
+            fail(str(exc))
+        async with rt.db.tenant_session(ctx) as s, s.begin():
+            await set_integration(s, vault, kind, config=config, secrets=stored_secrets, enabled=not disable)
+        console.print(f"{kind} of {slug} saved" + (" (switched off)" if disable else ""))
+    if check:
+        try:
+            console.print(f"[green]ok[/] {await check_connection(kind, {**config, **stored_secrets})}")
+        except (ConnectionError, ConnectionSettingsError) as exc:
+            fail(str(exc), 1)
+
+
 @tenants.command("check-drift")
 @with_runtime
 async def tenants_check_drift(rt: Runtime) -> None:

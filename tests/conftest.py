@@ -21,10 +21,13 @@ import redis as redis_sync
 from kotalive.context import TenantContext
 from kotalive.db import Database, install_database
 from kotalive.devserver import Services, ensure_services
+from kotalive.integrations.simulators import load as load_simulators
 from kotalive.migrations.runner import upgrade_platform
 from kotalive.registry import LoadedModules, load
 from kotalive.settings import Settings, plain_postgres_url
 from kotalive.tenants.provisioning import NewCity, TenantService
+
+load_simulators()  # infra/simulators importable as ``kotalive_simulators`` in every test
 
 
 def _with_db(url: str, name: str) -> str:
@@ -243,3 +246,14 @@ async def worker(broker: object) -> AsyncIterator[object]:
     w.start()
     yield w
     await asyncio.to_thread(w.stop, 5000)
+
+
+@pytest.fixture(scope="session")
+def sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """SIAK, Simpeg, SMS and an OpenID provider (infra/simulators) on free loopback ports, for the
+    whole session; tests that break one start their own or reset the faults they set."""
+    from kotalive_simulators import start_simulators
+
+    handle = start_simulators(tmp_path_factory.mktemp("simulators"))
+    yield handle
+    handle.stop()

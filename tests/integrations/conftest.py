@@ -6,24 +6,12 @@ their own or reset the faults they set.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from kotalive_simulators import SimulatorHandle
 
-SIMULATORS = Path(__file__).resolve().parents[2] / "infra" / "simulators"
-if str(SIMULATORS) not in sys.path:
-    sys.path.append(str(SIMULATORS))
-
-from kotalive_simulators import SimulatorHandle, start_simulators  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def sims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorHandle]:
-    handle = start_simulators(tmp_path_factory.mktemp("simulators"))
-    yield handle
-    handle.stop()
+# ``sims`` (the shared simulators) comes from tests/conftest.py.
 
 
 @pytest.fixture

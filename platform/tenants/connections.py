@@ -1,0 +1,102 @@
+"""Connecting a city to its outside systems: check the settings, then try the connection.
+
+Each kind's settings are checked by the adapter that will use them (so a stored setting can
+always build a client), and "test connection" makes one harmless call: a SIAK lookup of a NIK
+that cannot exist, the first page of Simpeg, the OpenID provider's discovery document and keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+SECRET_KEYS: dict[str, frozenset[str]] = {
+    "siak": frozenset({"api_key"}),
+    "simpeg": frozenset({"api_key"}),
+    "sms": frozenset({"api_key"}),
+    "oidc": frozenset({"client_secret"}),
+}
+# A NIK of a region that does not exist: a SIAK that answers "not found" is reachable and took the key.
+PROBE_NIK = "9999010101900001"
+
+
+class ConnectionSettingsError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def split_secrets(kind: str, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    secret_keys = SECRET_KEYS.get(kind, frozenset())
+    config = {k: v for k, v in values.items() if k not in secret_keys}
+    secrets = {k: str(v) for k, v in values.items() if k in secret_keys}
+    return config, secrets
+
+
+def build_client(kind: str, merged: Mapping[str, Any], *, allow_http: bool = False) -> Any:
+    """The adapter (or, for OpenID, its config) the platform would use; raises on bad settings."""
+    from kotalive.integrations.http import ConfigError
+
+    data = dict(merged)
+    try:
+        if kind == "siak":
+            from kotalive.integrations.siak import SiakClient, SiakConfig
+
+            refuse = data.pop("refuse_non_residents", False)
+            if not isinstance(refuse, bool):
+                raise ConnectionSettingsError("siak.refuse_non_residents", "must be true or false")
+            return SiakClient(SiakConfig.from_dict(data))
+        if kind == "simpeg":
+            from kotalive.auth.employees import simpeg_client
+
+            if not isinstance(data.get("unit_map", {}), dict):
+                raise ConnectionSettingsError("simpeg.unit_map", "must map Simpeg unit codes to agency codes")
+            return simpeg_client(data)[0]
+        if kind == "sms":
+            from kotalive.integrations.sms import SmsConfig, SmsGateway
+
+            return SmsGateway(SmsConfig.from_dict(data))
+        if kind == "oidc":
+            from kotalive.auth.oidc import OidcConfig, OidcConfigError
+
+            try:
+                return OidcConfig.from_dict(data, allow_http=allow_http)
+            except OidcConfigError as exc:
+                raise ConnectionSettingsError(f"oidc.{exc.field}", str(exc).split(": ", 1)[-1]) from exc
+    except ConfigError as exc:
+        field = getattr(exc, "field", kind)
+        raise ConnectionSettingsError(str(field), str(exc).split(": ", 1)[-1]) from exc
+    raise ConnectionSettingsError("kind", f"{kind} has no connection check yet")
+
+
+async def check_connection(kind: str, merged: Mapping[str, Any], *, allow_http: bool = False) -> str:
+    """One harmless call to the system; returns what was seen, raises with the reason otherwise."""
+    from kotalive.integrations.http import IntegrationError, NotFound
+
+    client = build_client(kind, merged, allow_http=allow_http)
+    try:
+        if kind == "siak":
+            async with client:
+                try:
+                    await client.lookup(PROBE_NIK)
+                except NotFound:
+                    pass
+            return "SIAK answered and accepted the key"
+        if kind == "simpeg":
+            async with client:
+                async for _ in client.iter_employees():
+                    break
+            return "Simpeg answered and accepted the key"
+        if kind == "sms":
+            return "settings are complete (an SMS gateway is only tested by sending a message)"
+        if kind == "oidc":
+            from kotalive.auth.oidc import ProviderCache
+
+            cache = ProviderCache()
+            meta = await cache.metadata(client.issuer)
+            await cache.signing_key(client.issuer, None, "RS256")
+            return f"provider {meta.get('issuer')} published its discovery document and keys"
+    except IntegrationError as exc:
+        raise ConnectionError(f"{kind}: {exc}") from exc
+    raise ConnectionSettingsError("kind", f"{kind} has no connection check yet")
