@@ -184,6 +184,14 @@ def _errors_body(status: int, detail: str, errors: list[dict[str, str]]) -> dict
     return {"status_code": status, "error": "invalid_input", "detail": detail, "errors": errors}
 
 
+# Refusals whose answer is a fixed status, code and text.
+_PLAIN_REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    LoginFailed: (401, "login_failed", "citizen.error.login.failed"),
+    PhoneNotVerified: (403, "phone_not_verified", "citizen.error.login.pending"),
+    NotACitizen: (404, "not_a_citizen", "citizen.profile.not_citizen"),
+}
+
+
 def _api_error(request: Request, exc: Exception) -> Response[Any]:
     """One place that turns what the service refuses into an API answer."""
     lang = request_language(request)
@@ -213,33 +221,11 @@ def _api_error(request: Request, exc: Exception) -> Response[Any]:
             status_code=503,
             headers={"retry-after": "60"},
         )
-    if isinstance(exc, LoginFailed):
-        return Response(
-            {
-                "status_code": 401,
-                "error": "login_failed",
-                "detail": translate("citizen.error.login.failed", lang),
-            },
-            status_code=401,
-        )
-    if isinstance(exc, PhoneNotVerified):
-        return Response(
-            {
-                "status_code": 403,
-                "error": "phone_not_verified",
-                "detail": translate("citizen.error.login.pending", lang),
-            },
-            status_code=403,
-        )
-    if isinstance(exc, NotACitizen):
-        return Response(
-            {
-                "status_code": 404,
-                "error": "not_a_citizen",
-                "detail": translate("citizen.profile.not_citizen", lang),
-            },
-            status_code=404,
-        )
+    for kind, (status, code, key) in _PLAIN_REFUSALS.items():
+        if isinstance(exc, kind):
+            return Response(
+                {"status_code": status, "error": code, "detail": translate(key, lang)}, status_code=status
+            )
     raise exc
 
 
