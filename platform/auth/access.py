@@ -29,9 +29,10 @@ class GrantNotFound(LookupError):
 
 
 async def roles_of(
-    session: TenantSession, kind: str, subject_id: int
+    session: TenantSession, kind: str, subject_id: int, *, own_agency_id: int | None = None
 ) -> tuple[frozenset[str], frozenset[int]]:
-    """A person's roles and the agencies their agency-scoped roles cover (one query)."""
+    """A person's roles and the agencies their agency-scoped roles cover (one query); an agency
+    role granted without an agency means the person's own agency."""
     rows = (
         await session.execute(
             select(RoleGrant.role, RoleGrant.agency_id).where(
@@ -39,11 +40,10 @@ async def roles_of(
             )
         )
     ).all()
-    roles = frozenset(r.role for r in rows)
-    agencies = frozenset(
-        r.agency_id for r in rows if r.agency_id is not None and r.role in AGENCY_SCOPED_ROLES
-    )
-    return roles, agencies
+    agencies = {r.agency_id for r in rows if r.agency_id is not None and r.role in AGENCY_SCOPED_ROLES}
+    if own_agency_id is not None and any(r.role in AGENCY_SCOPED_ROLES and r.agency_id is None for r in rows):
+        agencies.add(own_agency_id)
+    return frozenset(r.role for r in rows), frozenset(agencies)
 
 
 async def grant_role(

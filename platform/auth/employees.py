@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from kotalive.auth import audit
+from kotalive.auth.access import roles_of
 from kotalive.auth.models import Employee, RoleGrant
 from kotalive.auth.principal import Principal
-from kotalive.auth.roles import AGENCY_SCOPED_ROLES
 from kotalive.db import TenantSession
 from kotalive.integrations.simpeg import StaffRecord, StaffRegistry
 from kotalive.jobs import tenant_actor
@@ -391,25 +391,14 @@ async def employee_principal(
     session: TenantSession, employee: Employee, *, via: str = "session"
 ) -> Principal:
     """Who the employee is for the guards: their roles, and the agencies their agency roles cover."""
-    rows = (
-        await session.execute(
-            select(RoleGrant.role, RoleGrant.agency_id).where(
-                RoleGrant.subject_kind == "employee", RoleGrant.subject_id == employee.id
-            )
-        )
-    ).all()
-    agencies = {r.agency_id for r in rows if r.agency_id is not None and r.role in AGENCY_SCOPED_ROLES}
-    if employee.agency_id is not None and any(
-        r.role in AGENCY_SCOPED_ROLES and r.agency_id is None for r in rows
-    ):
-        agencies.add(employee.agency_id)  # an agency role without an agency means their own
+    roles, agencies = await roles_of(session, "employee", employee.id, own_agency_id=employee.agency_id)
     return Principal(
         kind="employee",
         id=employee.id,
         tenant_id=session.tenant.id,
         name=employee.name,
-        roles=frozenset(r.role for r in rows),
-        agency_ids=frozenset(agencies),
+        roles=roles,
+        agency_ids=agencies,
         via=via,
     )
 
