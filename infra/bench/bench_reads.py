@@ -354,6 +354,8 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
         )
         log = Path(tempfile.gettempdir()) / f"kotalive-bench-serve-{os.getpid()}.log"
         both = [BY_ID, LIST]
+        # --quick: the setting variants measure the read by id only, to stay under a minute
+        variants = [BY_ID] if sizes.quick else both
         async with throwaway_database("reads") as bench:
             cities = [new_city("read", i) for i in range(n)]
             await provision_cities(bench.tenants, cities[:1])
@@ -374,20 +376,32 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
                 f"bare yardstick, {n} cities, spread", hosts, both, bare_hosts=bare_all_hosts
             )
             small_cache = await run_phase(
-                f"{n} cities, statement cache 100", hosts, both, env={"KOTALIVE_DB_STATEMENT_CACHE": "100"}
+                f"{n} cities, statement cache 100",
+                hosts,
+                variants,
+                env={"KOTALIVE_DB_STATEMENT_CACHE": "100"},
             )
             recycled = await run_phase(
-                f"{n} cities, pool_recycle 5 s", hosts, both, env={"KOTALIVE_DB_POOL_RECYCLE": "5"}
+                f"{n} cities, pool_recycle 5 s", hosts, variants, env={"KOTALIVE_DB_POOL_RECYCLE": "5"}
             )
             # With 16 concurrent requests and a pool of 10, overflow connections are opened and
             # closed all the time, each with empty statement caches: a pool as large as the
             # concurrency shows what the statement cache size does on its own.
-            pooled = await run_phase(f"{n} cities, pool 20", hosts, both, env={"KOTALIVE_DB_POOL_SIZE": "20"})
+            pooled = await run_phase(
+                f"{n} cities, pool 20", hosts, variants, env={"KOTALIVE_DB_POOL_SIZE": "20"}
+            )
             pooled_small_cache = await run_phase(
                 f"{n} cities, pool 20, statement cache 100",
                 hosts,
-                both,
+                variants,
                 env={"KOTALIVE_DB_POOL_SIZE": "20", "KOTALIVE_DB_STATEMENT_CACHE": "100"},
+            )
+            # Connections that live: does a short pool_recycle bound the backends' caches?
+            pooled_recycled = await run_phase(
+                f"{n} cities, pool 20, pool_recycle 5 s",
+                hosts,
+                variants,
+                env={"KOTALIVE_DB_POOL_SIZE": "20", "KOTALIVE_DB_POOL_RECYCLE": "5"},
             )
             defaults = bench.settings
         phases = [
@@ -400,6 +414,7 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             recycled,
             pooled,
             pooled_small_cache,
+            pooled_recycled,
         ]
 
         result.add("load generator", generator)
@@ -492,15 +507,25 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             "% core",
             "high = the machine was shared: trust ratios over absolutes",
         )
-        result.add("app RSS, 1 city", one["end"]["app_rss_mib"], "MiB")
-        result.add(f"app RSS, {n} cities", many["end"]["app_rss_mib"], "MiB")
-        result.add(f"app RSS, {n} cities, cache 100", small_cache["end"]["app_rss_mib"], "MiB")
-        for p, name in (
+        for endpoint in both:
+            result.add(
+                f"pool 20: recycle 5 s / default ({endpoint})",
+                ratio(rps(pooled_recycled, endpoint), rps(pooled, endpoint)),
+                "x",
+                "the price of reconnecting",
+            )
+        memory = (
             (one, "1 city"),
             (many, f"{n} cities"),
             (small_cache, f"{n} cities, cache 100"),
             (recycled, f"{n} cities, recycle 5 s"),
-        ):
+            (pooled, f"{n} cities, pool 20"),
+            (pooled_small_cache, f"{n} cities, pool 20, cache 100"),
+            (pooled_recycled, f"{n} cities, pool 20, recycle 5 s"),
+        )
+        for p, name in memory:
+            result.add(f"app RSS, {name}", p["end"]["app_rss_mib"], "MiB")
+        for p, name in memory:
             end = p["end"]
             result.add(
                 f"PG backends private, {name}",

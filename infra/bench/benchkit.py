@@ -53,6 +53,7 @@ class Sizes:
     warmup_seconds: float
     connections: int
     repeats: int = 1  # measured runs per endpoint and phase; the best one counts
+    quick: bool = False
 
     @classmethod
     def pick(cls, quick: bool) -> Sizes:
@@ -64,6 +65,7 @@ class Sizes:
                 read_seconds=1.0,
                 warmup_seconds=1.0,
                 connections=16,
+                quick=True,
             )
         return cls(
             provision_cities=200,
