@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import os
 import platform as stdlib_platform  # the standard library's, since the repo root is not on sys.path
+import re
 import signal
 import statistics
 import sys
@@ -275,11 +276,39 @@ async def server_version() -> str:
         await conn.close()
 
 
+async def drop_orphans() -> list[str]:
+    """Drop benchmark databases whose creating process is gone (a run killed with SIGKILL).
+
+    Only when PostgreSQL runs on this machine: process ids mean nothing on another host.
+    """
+    host = urlsplit(services().database_url).hostname or "localhost"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return []
+    conn = await asyncpg.connect(plain_postgres_url(services().database_url))
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", DB_PREFIX.replace("_", r"\_") + "%"
+        )
+        dropped = []
+        for (name,) in names:
+            m = re.fullmatch(rf"{DB_PREFIX}[a-z]+_([0-9]+)_[0-9a-f]{{8}}", name)
+            if m and not psutil.pid_exists(int(m.group(1))):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                dropped.append(name)
+    finally:
+        await conn.close()
+    if dropped:
+        say(f"dropped {len(dropped)} database(s) left by killed benchmark runs: {', '.join(dropped)}")
+    return dropped
+
+
 @asynccontextmanager
 async def throwaway_database(purpose: str) -> AsyncIterator[Bench]:
-    """CREATE DATABASE kotalive_bench_<random>, migrate the platform schema; DROP it at the end."""
+    """CREATE DATABASE kotalive_bench_<purpose>_<pid>_<random>, migrate the platform schema; DROP it at the end."""
     svc = services()
-    name = f"{DB_PREFIX}{purpose}_{uuid.uuid4().hex[:8]}"
+    await drop_orphans()
+    # The creating process's id is in the name, so a later run can drop what a killed run left.
+    name = f"{DB_PREFIX}{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     await _admin(f'CREATE DATABASE "{name}"')
     url = with_database(svc.database_url, name)
     bench: Bench | None = None
