@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def module_guard(name: str) -> Any:
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         tenant = current_tenant_or_none()
         # A module switched off for a city answers exactly like a route that does not exist.
         if tenant is None or not tenant.has_module(name):

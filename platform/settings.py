@@ -36,7 +36,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("KOTALIVE_PORT", "8000", "Port `kotalive serve` binds."),
     ("KOTALIVE_DATA_DIR", ".kotalive", "Embedded servers, uploads and exports live here."),
     ("KOTALIVE_MODULES", "laksa,liveroom,hotline112", "Modules the process loads (entry points)."),
-    ("KOTALIVE_DB_POOL_SIZE", "10", "SQLAlchemy pool size per process."),
+    ("KOTALIVE_DB_POOL_SIZE", "20", "SQLAlchemy pool size per process: at least the requests served at once "
+     "(connections beyond it are closed on return, and a new one costs a handshake and cold caches)."),
     ("KOTALIVE_DB_MAX_OVERFLOW", "10", "Extra connections above the pool size under load."),
     (
         "KOTALIVE_DB_POOL_RECYCLE",
@@ -107,13 +108,21 @@ def _asyncpg_url(url: str) -> str:
     query = dict(parse_qsl(parts.query))
     if "sslmode" in query:  # libpq spelling -> asyncpg's (never dropped: that would weaken TLS)
         query["ssl"] = query.pop("sslmode")
+    if "ssl" not in query and (parts.hostname in (None, "", "localhost", "127.0.0.1", "::1") or "host" in query):
+        # Loopback or a unix socket: asyncpg's default ("prefer") would try a TLS handshake on
+        # every new connection for traffic that never leaves the machine.
+        query["ssl"] = "disable"
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def plain_postgres_url(url: str) -> str:
     """The libpq form of a database URL (for psql, pg_dump and asyncpg.connect)."""
     parts = urlsplit(url)
-    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+    query = dict(parse_qsl(parts.query))
+    query.pop("prepared_statement_cache_size", None)  # SQLAlchemy's, not libpq's
+    if "ssl" in query:
+        query["sslmode"] = query.pop("ssl")
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -151,7 +160,7 @@ class Settings:
     port: int = 8000
     data_dir: Path = field(default_factory=lambda: Path(".kotalive"))
     modules: tuple[str, ...] = ("laksa", "liveroom", "hotline112")
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     db_pool_recycle: int = 1800
     db_statement_cache: int = 4000
@@ -205,7 +214,7 @@ class Settings:
             port=_int(e, "KOTALIVE_PORT", 8000),
             data_dir=Path(e.get("KOTALIVE_DATA_DIR", ".kotalive")),
             modules=modules,
-            db_pool_size=_int(e, "KOTALIVE_DB_POOL_SIZE", 10),
+            db_pool_size=_int(e, "KOTALIVE_DB_POOL_SIZE", 20),
             db_max_overflow=_int(e, "KOTALIVE_DB_MAX_OVERFLOW", 10),
             db_pool_recycle=_int(e, "KOTALIVE_DB_POOL_RECYCLE", 1800),
             db_statement_cache=_int(e, "KOTALIVE_DB_STATEMENT_CACHE", 4000),

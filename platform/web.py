@@ -18,8 +18,9 @@ from kotalive.pages import render_page
 NO_STORE = {"cache-control": "no-store"}
 
 
-def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """A city's route: on the platform host it does not exist."""
+async def city_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A city's route: on the platform host it does not exist. (Guards are async: Litestar runs a
+    sync guard in a worker thread on every request.)"""
     if current_tenant_or_none() is None:
         raise NotFoundException()
 

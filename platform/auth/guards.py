@@ -21,7 +21,7 @@ PUBLIC_OPT = "public"
 
 
 def requires(permission: str) -> Any:
-    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         principal = current_principal()
         if principal is None:
             raise NotAuthorizedException(detail="log in first")

@@ -91,8 +91,11 @@ def _context(conn: Connection, schema: str, script: ScriptDirectory, fn: Any = N
 def _enter_schema(conn: Connection, schema: str, lock_timeout: str) -> Connection:
     # Alembic renders some DDL with unqualified names, so inside this transaction only the
     # city's schema is on the path; SET LOCAL ends with the transaction, never the connection.
-    conn.exec_driver_sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int_or_duration(lock_timeout)}'")
+    # Both in one round trip; set_config(..., true) is SET LOCAL.
+    conn.execute(
+        text("SELECT set_config('search_path', :path, true), set_config('lock_timeout', :timeout, true)"),
+        {"path": quote_ident(schema), "timeout": int_or_duration(lock_timeout)},
+    )
     return conn.execution_options(schema_translate_map={None: schema})
 
 
@@ -141,7 +144,9 @@ def upgrade_schema(
     ctx = _context(city, schema, script, fn)
     with Operations.context(ctx):
         ctx.run_migrations()
-    return Step(before, current_revision(conn, schema), applied)
+    # The target is known; asking the version table again would cost a round trip per city.
+    after = head_of(script) if target == "head" else target
+    return Step(before, after if applied or before else current_revision(conn, schema), applied)
 
 
 def create_schema_fast(conn: Connection, schema: str, *, script: ScriptDirectory | None = None) -> Step:
