@@ -115,6 +115,8 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_recycle": settings.db_pool_recycle,
         "connect_args": {
             "server_settings": {"search_path": NO_CITY_SEARCH_PATH, "application_name": "kotalive"},
+            # asyncpg's own cache serves city_fetch; sized like SQLAlchemy's (cities x hot statements).
+            "statement_cache_size": settings.db_statement_cache,
         },
     }
     options.update(overrides)
@@ -155,6 +157,23 @@ class Database:
         """A Core connection under the city's translate map, in one transaction."""
         async with self.city_engine(tenant).begin() as conn:
             yield conn
+
+    async def city_fetch(self, tenant: TenantContext, sql: str, *args: Any) -> list[Any]:
+        """A hot read path: one schema-qualified query, one round trip, no transaction and no ORM.
+
+        ``{city}`` in ``sql`` becomes the city's quoted schema (SQL without it is refused, as in
+        ``TenantSession.execute_sql``); ``$1``-style parameters. Returns asyncpg records.
+        """
+        active = current_tenant_or_none()
+        if active is not None and active.id != tenant.id:
+            raise CrossTenantError(f"city_fetch for {tenant.slug!r} while {active.slug!r} is in context")
+        if "{city}" not in sql:
+            raise CrossTenantError("raw SQL must name its tables as {city}.table so it is schema-qualified")
+        statement = sql.replace("{city}", quote_ident(checked_schema(tenant.schema)))
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            return list(await raw.fetch(statement, *args))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

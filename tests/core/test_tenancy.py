@@ -32,7 +32,8 @@ async def test_one_pooled_connection_serves_two_cities_without_leaking(make_city
                 raw = {r[0] for r in await s.execute_sql("SELECT code FROM {city}.agency")}
             async with db.city_connection(city) as conn:
                 core = {r[0] for r in await conn.execute(select(Agency.__table__.c.code))}
-            for seen in (orm, core, raw):
+            fast = {r["code"] for r in await db.city_fetch(city, "SELECT code FROM {city}.agency")}
+            for seen in (orm, core, raw, fast):
                 assert mine in seen and theirs not in seen
         assert len(pids) == 1, "the test must exercise a single pooled connection"
     finally:
@@ -77,11 +78,15 @@ async def test_raw_sql_outside_a_city_fails_closed(make_city, database: Database
     assert path == NO_CITY_SEARCH_PATH
 
 
-async def test_raw_sql_helper_insists_on_naming_the_city(make_city, database: Database) -> None:
-    city = await make_city()
+async def test_raw_sql_helpers_insist_on_naming_the_city(make_city, database: Database) -> None:
+    city, other = await make_city(), await make_city()
     async with database.tenant_session(city) as s:
         with pytest.raises(CrossTenantError):
             await s.execute_sql("SELECT * FROM agency")
+    with pytest.raises(CrossTenantError):
+        await database.city_fetch(city, "SELECT * FROM agency")
+    with use_tenant(other), pytest.raises(CrossTenantError):
+        await database.city_fetch(city, "SELECT * FROM {city}.agency")
 
 
 def test_schema_names_come_from_the_immutable_id_only() -> None:
