@@ -221,3 +221,13 @@ async def test_city_schemas_hold_no_custom_types_and_no_foreign_keys_out(
             )
         ).all()
     assert types == [] and outward == []
+
+
+async def test_a_city_home_page_offers_registration_and_login(app, client_for, make_city) -> None:
+    city = await make_city("home")
+    async with client_for(city.primary_host) as c:
+        page = await c.get("/", headers={"accept": "text/html"})
+        english = await c.get("/?lang=en")
+    assert page.status_code == 200 and 'href="/daftar"' in page.text and 'href="/masuk"' in page.text
+    assert "Daftar sebagai warga" in page.text and "Register as a citizen" in english.text
+    assert 'href="/staff/login"' in page.text and city.name in page.text
