@@ -55,7 +55,7 @@ from benchkit import (
     standalone,
     throwaway_database,
 )
-from loadgen import pick_generator
+from loadgen import pick_generator, target_headers
 
 from kotalive.context import schema_for
 from kotalive.settings import plain_postgres_url
@@ -174,8 +174,9 @@ class AppServer:
     async def check(self, targets: list[tuple[str, str]]) -> None:
         """Every kind of request answers 200 before we measure (a guard, not a timing)."""
         async with httpx.AsyncClient(timeout=5.0) as client:
-            for host, path in {targets[0], targets[-1]}:
-                r = await client.get(f"http://127.0.0.1:{self.port}{path}", headers={"Host": host})
+            for target in targets[:1] + targets[-1:] if len(targets) > 1 else targets:
+                host, path = target[0], target[1]
+                r = await client.get(f"http://127.0.0.1:{self.port}{path}", headers=target_headers(target))
                 if r.status_code != 200:
                     raise RuntimeError(f"GET {path} on {host}: {r.status_code} {r.text[:300]}")
 

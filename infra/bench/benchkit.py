@@ -54,6 +54,8 @@ class Sizes:
     warmup_seconds: float
     connections: int
     repeats: int = 1  # measured runs per endpoint and phase; the best one counts
+    hashes: int = 20  # password hashes (and as many verifies) at the configured Argon2id cost
+    neighbour_hashes: int = 5  # hashes per neighbouring Argon2id parameter choice
     quick: bool = False
 
     @classmethod
@@ -66,6 +68,8 @@ class Sizes:
                 read_seconds=1.0,
                 warmup_seconds=1.0,
                 connections=16,
+                hashes=5,
+                neighbour_hashes=2,
                 quick=True,
             )
         return cls(
@@ -505,10 +509,10 @@ class MachineWatch:
         self.started = time.perf_counter()
         self.before = cpu_snapshot()
 
-    def add_to(self, result: BenchResult) -> None:
+    def add_to(self, result: BenchResult, name: str = "other processes' CPU") -> None:
         seconds = time.perf_counter() - self.started
         pct, top = foreign_cpu_pct(self.before, cpu_snapshot(), seconds, our_pids(), self.database)
-        result.add("other processes' CPU", round(pct, 1), "% core", "high = the machine was shared")
+        result.add(name, round(pct, 1), "% core", "high = the machine was shared")
         result.details["foreign_top"] = top
 
 

@@ -1,7 +1,8 @@
 """HTTP load against a loopback server: wrk when installed, else a Python generator.
 
-Both send keep-alive GETs from a fixed list of (Host, path) pairs, spread round-robin, for a fixed
-duration, and report requests, non-2xx answers, errors and latency percentiles.
+Both send keep-alive GETs from a fixed list of (Host, path) pairs, each optionally with headers of its
+own (e.g. ``Authorization``), spread round-robin, for a fixed duration, and report requests,
+non-2xx answers, errors and latency percentiles.
 
 The Python generator (asyncio + raw sockets, uvloop when present, in ``processes`` processes)
 shares the machine's cores with the server: it is the fallback, and its figures are lower bounds
@@ -29,7 +30,14 @@ from pathlib import Path
 
 import psutil
 
-Target = tuple[str, str]  # (host header, path)
+# (host header, path) or (host header, path, {header: value}); JSON lists of 2 or 3 items on disk
+Target = tuple[str, str] | tuple[str, str, dict[str, str]]
+
+
+def target_headers(target: Target) -> dict[str, str]:
+    """Every header of one target's request, Host first."""
+    extra = target[2] if len(target) > 2 else {}  # type: ignore[misc]
+    return {"Host": target[0], **extra}
 
 
 @dataclass(slots=True)
@@ -81,7 +89,7 @@ local n = 0
 request = function()
   n = n + 1
   local t = targets[(n %% #targets) + 1]
-  return wrk.format("GET", t[2], {["Host"] = t[1]})
+  return wrk.format("GET", t[1], t[2])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -98,7 +106,11 @@ def _lua_string(s: str) -> str:
 
 
 def _run_wrk(port: int, targets: list[Target], *, duration: float, connections: int) -> LoadResult:
-    entries = ",".join(f"{{{_lua_string(h)},{_lua_string(p)}}}" for h, p in targets)
+    def entry(target: Target) -> str:
+        headers = ",".join(f"[{_lua_string(k)}]={_lua_string(v)}" for k, v in target_headers(target).items())
+        return f"{{{_lua_string(target[1])},{{{headers}}}}}"
+
+    entries = ",".join(entry(t) for t in targets)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_LUA % entries)
         script = f.name
@@ -204,7 +216,14 @@ def _process_main(
 def _run_python(
     port: int, targets: list[Target], *, duration: float, connections: int, processes: int
 ) -> LoadResult:
-    requests = [f"GET {p} HTTP/1.1\r\nHost: {h}\r\n\r\n".encode("latin-1") for h, p in targets]
+    requests = [
+        (
+            f"GET {t[1]} HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in target_headers(t).items())
+            + "\r\n"
+        ).encode("latin-1")
+        for t in targets
+    ]
     processes = max(1, min(processes, connections))
     per_proc = [
         connections // processes + (1 if k < connections % processes else 0) for k in range(processes)
@@ -247,7 +266,12 @@ def _run_python(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--targets", type=Path, required=True, help='JSON list of ["host", "/path"]')
+    parser.add_argument(
+        "--targets",
+        type=Path,
+        required=True,
+        help='JSON list of ["host", "/path"] or ["host", "/path", {headers}]',
+    )
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--processes", type=int, default=2)

@@ -1,8 +1,9 @@
 """`make bench`: every core benchmark in one run, a summary table, and bench-results/core.json.
 
-    .venv/bin/python -P infra/bench/run_all.py            # the sizes of the issue (~10 minutes)
+    .venv/bin/python -P infra/bench/run_all.py            # the sizes of the issues (~13 minutes)
     .venv/bin/python -P infra/bench/run_all.py --quick    # small sizes, a smoke run (< 1 minute)
     .venv/bin/python -P infra/bench/run_all.py --only reads --loadgen python
+    .venv/bin/python -P infra/bench/run_all.py --only identity
 
 Each benchmark makes and drops its own database; one that fails is reported in the table and the
 others still run (exit code 1). Figures are measured, printed and recorded: nothing asserts a time.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_identity
 import bench_migrate
 import bench_provision
 import bench_reads
@@ -37,7 +39,7 @@ from benchkit import (
     summary_table,
 )
 
-BENCHMARKS = ("provision", "migrate", "reads")
+BENCHMARKS = ("provision", "migrate", "reads", "identity")
 
 
 async def main(args: argparse.Namespace) -> list[BenchResult]:
@@ -57,6 +59,8 @@ async def main(args: argparse.Namespace) -> list[BenchResult]:
             results.append(await bench_migrate.run(sizes))
         elif name == "reads":
             results.append(await bench_reads.run(sizes, args.loadgen))
+        elif name == "identity":
+            results.append(await bench_identity.run(sizes, args.loadgen))
     return results
 
 
