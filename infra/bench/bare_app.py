@@ -1,7 +1,8 @@
 """The yardstick of ARCHITECTURE §10: bare Litestar + raw asyncpg serving the same reads.
 
 Same data (the cities' ``agency`` tables in the throwaway database), same host -> schema lookup
-from memory, same uvicorn settings as `kotalive serve`; no ORM, no session, no transaction. The
+from memory, same uvicorn settings, pool size and statement cache size as `kotalive serve`; no
+ORM, no session, no transaction. The
 benchmark quotes the platform's throughput as a ratio of this one, measured in the same run.
 
     .venv/bin/python -P infra/bench/bare_app.py --port 8001 --dsn postgresql://... \
@@ -34,11 +35,15 @@ class AgencyOut(msgspec.Struct):
 COLUMNS = "id, code, abbreviation, name, kind, parent_id, active"
 
 
-def build(dsn: str, schemas_by_host: dict[str, str], pool_size: int) -> Litestar:
+def build(dsn: str, schemas_by_host: dict[str, str], pool_size: int, statement_cache: int) -> Litestar:
     state: dict[str, asyncpg.Pool] = {}
 
     async def startup() -> None:
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
+        # The platform's statement cache size: asyncpg's default (100) would re-prepare every
+        # city's statement once a few dozen cities are spread over a connection.
+        state["pool"] = await asyncpg.create_pool(
+            dsn, min_size=pool_size, max_size=pool_size, statement_cache_size=statement_cache
+        )
 
     async def shutdown() -> None:
         await state["pool"].close()
@@ -75,9 +80,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--hosts-file", type=Path, required=True)
-    parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--pool-size", type=int, default=20)
+    parser.add_argument("--statement-cache", type=int, default=4000)
     args = parser.parse_args()
-    app = build(args.dsn, json.loads(args.hosts_file.read_text()), args.pool_size)
+    app = build(args.dsn, json.loads(args.hosts_file.read_text()), args.pool_size, args.statement_cache)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -10,7 +10,9 @@ starts a fresh server, warms it up, then measures fixed-duration runs of
   N, spread       requests spread round-robin over all N cities' hosts (the worst case for
                   per-city statement caches: every city's SQL text is a statement of its own);
   N, cache 100    the same with KOTALIVE_DB_STATEMENT_CACHE=100;
-  N, recycle 5 s  the same with KOTALIVE_DB_POOL_RECYCLE=5.
+  N, recycle 5 s  the same with KOTALIVE_DB_POOL_RECYCLE=5;
+  N, pool 10      the same with KOTALIVE_DB_POOL_SIZE=10 (the former default): fewer
+                  pooled connections than concurrent requests, so overflow connections churn.
 
 Memory: the app process's RSS (psutil) and the PostgreSQL backends serving the app (found by
 the throwaway database's name in their process titles): RSS, PSS and their private memory (see
@@ -66,6 +68,7 @@ KOTALIVE = Path(sys.executable).parent / "kotalive"
 LOADGEN = HERE / "loadgen.py"
 BARE_APP = HERE / "bare_app.py"
 PROVISION_CONCURRENCY = 4
+SMALL_POOL = 10  # fewer pooled connections than Sizes.connections: the churning pool
 SAMPLE_SECONDS = 1.0
 MIB = 2**20
 
@@ -130,6 +133,8 @@ class AppServer:
             str(hosts_file),
             "--pool-size",
             str(self.bench.settings.db_pool_size),
+            "--statement-cache",
+            str(self.bench.settings.db_statement_cache),
         ]
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -385,24 +390,14 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             recycled = await run_phase(
                 f"{n} cities, pool_recycle 5 s", hosts, variants, env={"KOTALIVE_DB_POOL_RECYCLE": "5"}
             )
-            # With 16 concurrent requests and a pool of 10, overflow connections are opened and
-            # closed all the time, each with empty statement caches: a pool as large as the
-            # concurrency shows what the statement cache size does on its own.
-            pooled = await run_phase(
-                f"{n} cities, pool 20", hosts, variants, env={"KOTALIVE_DB_POOL_SIZE": "20"}
-            )
-            pooled_small_cache = await run_phase(
-                f"{n} cities, pool 20, statement cache 100",
+            # With more concurrent requests than pooled connections, overflow connections are
+            # opened and closed all the time, each with empty statement caches (and the backends'
+            # caches die with them, which hides their memory).
+            small_pool = await run_phase(
+                f"{n} cities, pool {SMALL_POOL}",
                 hosts,
                 variants,
-                env={"KOTALIVE_DB_POOL_SIZE": "20", "KOTALIVE_DB_STATEMENT_CACHE": "100"},
-            )
-            # Connections that live: does a short pool_recycle bound the backends' caches?
-            pooled_recycled = await run_phase(
-                f"{n} cities, pool 20, pool_recycle 5 s",
-                hosts,
-                variants,
-                env={"KOTALIVE_DB_POOL_SIZE": "20", "KOTALIVE_DB_POOL_RECYCLE": "5"},
+                env={"KOTALIVE_DB_POOL_SIZE": str(SMALL_POOL)},
             )
             defaults = bench.settings
         phases = [
@@ -413,9 +408,7 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             bare_many,
             small_cache,
             recycled,
-            pooled,
-            pooled_small_cache,
-            pooled_recycled,
+            small_pool,
         ]
 
         result.add("load generator", generator)
@@ -475,17 +468,10 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             )
         for endpoint in both:
             result.add(
-                f"pool 20 / default pool ({endpoint})",
-                ratio(rps(pooled, endpoint), rps(many, endpoint)),
+                f"pool {SMALL_POOL} / default pool ({endpoint})",
+                ratio(rps(small_pool, endpoint), rps(many, endpoint)),
                 "x",
-                f"at {n} cities spread; pool 20: {rps(pooled, endpoint) or 0:,.0f} req/s",
-            )
-        for endpoint in both:
-            result.add(
-                f"pool 20: statement cache 100 / default ({endpoint})",
-                ratio(rps(pooled_small_cache, endpoint), rps(pooled, endpoint)),
-                "x",
-                "no overflow churn: the cache size alone",
+                f"at {n} cities spread; default pool {defaults.db_pool_size}",
             )
         result.add("p99 latency, 1 city (by id)", one["endpoints"][BY_ID]["p99_ms"], "ms")
         result.add(f"p99 latency, {n} spread (by id)", many["endpoints"][BY_ID]["p99_ms"], "ms")
@@ -508,21 +494,12 @@ async def run(sizes: Sizes, loadgen: str = "auto") -> BenchResult:
             "% core",
             "high = the machine was shared: trust ratios over absolutes",
         )
-        for endpoint in both:
-            result.add(
-                f"pool 20: recycle 5 s / default ({endpoint})",
-                ratio(rps(pooled_recycled, endpoint), rps(pooled, endpoint)),
-                "x",
-                "the price of reconnecting",
-            )
         memory = (
             (one, "1 city"),
             (many, f"{n} cities"),
             (small_cache, f"{n} cities, cache 100"),
             (recycled, f"{n} cities, recycle 5 s"),
-            (pooled, f"{n} cities, pool 20"),
-            (pooled_small_cache, f"{n} cities, pool 20, cache 100"),
-            (pooled_recycled, f"{n} cities, pool 20, recycle 5 s"),
+            (small_pool, f"{n} cities, pool {SMALL_POOL}"),
         )
         for p, name in memory:
             result.add(f"app RSS, {name}", p["end"]["app_rss_mib"], "MiB")
