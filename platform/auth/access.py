@@ -28,11 +28,21 @@ class GrantNotFound(LookupError):
     pass
 
 
+def roles_and_scope(
+    grants: Sequence[tuple[str, int | None]], own_agency_id: int | None = None
+) -> tuple[frozenset[str], frozenset[int]]:
+    """Roles from (role, agency_id) grants, and the agencies the agency-scoped ones cover; an
+    agency role granted without an agency means the person's own agency."""
+    agencies = {a for r, a in grants if a is not None and r in AGENCY_SCOPED_ROLES}
+    if own_agency_id is not None and any(r in AGENCY_SCOPED_ROLES and a is None for r, a in grants):
+        agencies.add(own_agency_id)
+    return frozenset(r for r, _ in grants), frozenset(agencies)
+
+
 async def roles_of(
     session: TenantSession, kind: str, subject_id: int, *, own_agency_id: int | None = None
 ) -> tuple[frozenset[str], frozenset[int]]:
-    """A person's roles and the agencies their agency-scoped roles cover (one query); an agency
-    role granted without an agency means the person's own agency."""
+    """A person's roles and the agencies their agency-scoped roles cover (one query)."""
     rows = (
         await session.execute(
             select(RoleGrant.role, RoleGrant.agency_id).where(
@@ -40,10 +50,7 @@ async def roles_of(
             )
         )
     ).all()
-    agencies = {r.agency_id for r in rows if r.agency_id is not None and r.role in AGENCY_SCOPED_ROLES}
-    if own_agency_id is not None and any(r.role in AGENCY_SCOPED_ROLES and r.agency_id is None for r in rows):
-        agencies.add(own_agency_id)
-    return frozenset(r.role for r in rows), frozenset(agencies)
+    return roles_and_scope([(r.role, r.agency_id) for r in rows], own_agency_id)
 
 
 async def grant_role(

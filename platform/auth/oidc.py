@@ -535,8 +535,8 @@ class OidcService:
 
     async def verify_bearer(self, token: str, tenant: Any) -> Any:
         """``AuthRuntime.bearer``: an employee of ``tenant`` from a valid access token."""
-        from kotalive.auth.employees import principal_for_token
-        from kotalive.db import tenant_session
+        from kotalive.auth.employees import bearer_principal, principal_for_token
+        from kotalive.db import get_database, tenant_session
 
         config = await self.config_for(tenant)
         if config is None or not config.api_audience:
@@ -548,8 +548,11 @@ class OidcService:
             audience=config.api_audience,
             http_timeout=config.timeout_seconds,
         )
-        async with tenant_session(tenant) as session:
-            principal = await principal_for_token(session, claims, config.nip_claim)
+        # The NIP claim in one query; tokens without it (subject or e-mail) take the fuller lookup.
+        matched, principal = await bearer_principal(get_database(), tenant, claims, config.nip_claim)
+        if not matched:
+            async with tenant_session(tenant) as session:
+                principal = await principal_for_token(session, claims, config.nip_claim)
         if principal is None:
             raise AuthError("the token's holder is not a current employee of this city")
         return principal

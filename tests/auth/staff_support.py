@@ -1,5 +1,5 @@
-"""What the employee and OpenID tests share: the simulators (one set per test process), connecting a
-test city to them, and driving a browser-less login through our app and a real provider.
+"""What the employee and OpenID tests share: connecting a test city to the simulators (the session's
+``sims`` fixture) and driving a browser-less login through our app and a real provider.
 
 Imported by the test modules (``from staff_support import ...``); fixtures are plain functions here
 and wrapped in each module, so there is no conftest.py to collide with other identity tests.
@@ -7,9 +7,7 @@ and wrapped in each module, so there is no conftest.py to collide with other ide
 
 from __future__ import annotations
 
-import atexit
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,19 +23,7 @@ from kotalive.tenants.integrations import set_integration
 
 load_simulators()  # puts infra/simulators on sys.path
 
-from kotalive_simulators import OidcClient, SimulatorHandle, start_simulators  # noqa: E402
-
-_handle: SimulatorHandle | None = None
-
-
-def simulators() -> SimulatorHandle:
-    """The simulators of this test process (SIAK, Simpeg, SMS, OpenID) on free loopback ports."""
-    global _handle
-    if _handle is None:
-        state = tempfile.mkdtemp(prefix="kotalive-staff-sims-")
-        _handle = start_simulators(state)
-        atexit.register(_handle.stop)
-    return _handle
+from kotalive_simulators import OidcClient, SimulatorHandle  # noqa: E402
 
 
 @dataclass

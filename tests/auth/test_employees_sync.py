@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from staff_support import Connected, connect_city, login, simulators
+from staff_support import Connected, connect_city, login
 from support import settled, wait_until
 
 from kotalive.auth.employees import (
@@ -27,11 +27,6 @@ from kotalive.auth.sessions import COOKIE_NAME
 from kotalive.context import NoTenantContext
 from kotalive.integrations.simpeg import StaffRecord
 from kotalive.tenants.city_models import Agency
-
-
-@pytest.fixture(scope="module")
-def sims() -> Any:
-    return simulators()
 
 
 @pytest.fixture

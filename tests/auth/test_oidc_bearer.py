@@ -13,15 +13,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from staff_support import Connected, connect_city, login, simulators
+from staff_support import Connected, connect_city, login
 
 from kotalive.auth.employees import sync_city
 from kotalive.auth.sessions import COOKIE_NAME
-
-
-@pytest.fixture(scope="module")
-def sims() -> Any:
-    return simulators()
 
 
 @pytest.fixture

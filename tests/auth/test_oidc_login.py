@@ -12,18 +12,13 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import select
-from staff_support import Connected, connect_city, login, provider_hops, simulators, start_login
+from staff_support import Connected, connect_city, login, provider_hops, start_login
 
 from kotalive.auth.employees import sync_city
 from kotalive.auth.middleware import AuthError
 from kotalive.auth.models import AuditEntry, Employee
 from kotalive.auth.oidc import LoginFailed, ProviderCache, spend_nonce, verify_id_token
 from kotalive.auth.sessions import COOKIE_NAME
-
-
-@pytest.fixture(scope="module")
-def sims() -> Any:
-    return simulators()
 
 
 @pytest.fixture

@@ -14,17 +14,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from staff_support import Connected, login, oidc_settings, provider_hops, set_city_integrations, simulators
+from staff_support import Connected, login, oidc_settings, provider_hops, set_city_integrations
 
 from kotalive.auth.employees import sync_city
 from kotalive.auth.sessions import COOKIE_NAME
 
 from kotalive_simulators import NpmOidcUnavailable, OidcClient, start_npm_oidc_provider  # isort: skip
-
-
-@pytest.fixture(scope="module")
-def sims() -> Any:
-    return simulators()
 
 
 @pytest.fixture(scope="module")

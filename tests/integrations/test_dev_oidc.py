@@ -175,7 +175,8 @@ def test_key_rotation_publishes_both_keys_and_signs_with_the_new_one(
     old_token = issuer.sign({"iss": issuer.url, "sub": "x"})
     new_kid = httpx.post(f"{op.issuer}/_control/rotate-key", json={"keep_old": True}).json()["kid"]
     jwks = op.jwks()
-    assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]
+    # Newest first; earlier tests of the session may have rotated this shared provider before.
+    assert [k["kid"] for k in jwks["keys"]][:2] == [new_kid, old_kid]
     code, req = op.login()
     tokens = op.redeem(code, req.verifier).json()
     assert jwt.decode(tokens["id_token"], KeySet.import_key_set(jwks)).header["kid"] == new_kid
