@@ -36,8 +36,12 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("KOTALIVE_PORT", "8000", "Port `kotalive serve` binds."),
     ("KOTALIVE_DATA_DIR", ".kotalive", "Embedded servers, uploads and exports live here."),
     ("KOTALIVE_MODULES", "laksa,liveroom,hotline112", "Modules the process loads (entry points)."),
-    ("KOTALIVE_DB_POOL_SIZE", "20", "SQLAlchemy pool size per process: at least the requests served at once "
-     "(connections beyond it are closed on return, and a new one costs a handshake and cold caches)."),
+    (
+        "KOTALIVE_DB_POOL_SIZE",
+        "20",
+        "SQLAlchemy pool size per process: at least the requests served at once "
+        "(connections beyond it are closed on return, and a new one costs a handshake and cold caches).",
+    ),
     ("KOTALIVE_DB_MAX_OVERFLOW", "10", "Extra connections above the pool size under load."),
     (
         "KOTALIVE_DB_POOL_RECYCLE",
@@ -108,7 +112,9 @@ def _asyncpg_url(url: str) -> str:
     query = dict(parse_qsl(parts.query))
     if "sslmode" in query:  # libpq spelling -> asyncpg's (never dropped: that would weaken TLS)
         query["ssl"] = query.pop("sslmode")
-    if "ssl" not in query and (parts.hostname in (None, "", "localhost", "127.0.0.1", "::1") or "host" in query):
+    if "ssl" not in query and (
+        parts.hostname in (None, "", "localhost", "127.0.0.1", "::1") or "host" in query
+    ):
         # Loopback or a unix socket: asyncpg's default ("prefer") would try a TLS handshake on
         # every new connection for traffic that never leaves the machine.
         query["ssl"] = "disable"
