@@ -40,7 +40,7 @@ from kotalive.auth.citizens import (
 )
 from kotalive.auth.guards import requires, safe_next
 from kotalive.auth.principal import current_principal
-from kotalive.auth.sessions import COOKIE_NAME
+from kotalive.auth.sessions import COOKIE_NAME, cookie_options, end_login
 from kotalive.context import TenantContext, current_tenant
 from kotalive.i18n import translate
 from kotalive.web import NO_STORE, city_only, client_ip, page, request_language
@@ -74,19 +74,6 @@ def _wait_text(seconds: int, lang: str, tenant: TenantContext) -> str:
         wait = translate("citizen.wait.minutes", lang, n=(seconds + 59) // 60)
     until = dt.datetime.now(ZoneInfo(tenant.timezone)) + dt.timedelta(seconds=seconds)
     return translate("citizen.error.rate_limited", lang, wait=wait, clock=until.strftime("%H:%M %Z"))
-
-
-def _set_session_cookie(response: Response[Any], request: Request, token: str) -> None:
-    settings = request.app.state.settings
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=settings.session_max_age,
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
-    )
 
 
 # ---- JSON API ---------------------------------------------------------------------------------------
@@ -308,7 +295,7 @@ async def api_login(data: JSONBody[LoginIn], request: Request) -> Response[Any]:
         return _api_error(request, exc)
     p = done.principal
     response: Response[Any] = Response(LoginOut("logged_in", CitizenOut(p.id, p.name, sorted(p.roles))))
-    _set_session_cookie(response, request, done.token)
+    response.set_cookie(**cookie_options(request.app.state.settings, done.token))
     return response
 
 
@@ -610,7 +597,7 @@ async def login_submit(request: Request) -> Response[Any]:
     except CitizenFailure as exc:
         return _page_failure(request, "citizen_login.html", exc, values=values, next=target)
     response = Redirect(target, status_code=303)
-    _set_session_cookie(response, request, done.token)
+    response.set_cookie(**cookie_options(request.app.state.settings, done.token))
     return response
 
 
@@ -720,11 +707,8 @@ async def logout_page(request: Request) -> Response[Any]:
 
 @post("/keluar", summary="Log out", opt=PUBLIC, include_in_schema=False, status_code=200)
 async def logout_submit(request: Request) -> Response[Any]:
-    token = request.cookies.get(COOKIE_NAME)
-    if token:
-        await request.app.state.auth.sessions.destroy(token)
     response = Redirect("/masuk?pesan=keluar", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    await end_login(request, response)
     return response
 
 

@@ -6,9 +6,8 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 
 from kotalive.auth.guards import requires
-from kotalive.auth.middleware import AuthRuntime
 from kotalive.auth.principal import current_principal
-from kotalive.auth.sessions import COOKIE_NAME
+from kotalive.auth.sessions import end_login
 from kotalive.context import current_tenant_or_none
 
 
@@ -34,12 +33,8 @@ def me() -> MeOut:
 
 @post("/logout", summary="End this login session", status_code=200, opt={"public": True})
 async def logout(request: Request) -> Response[dict[str, str]]:
-    runtime: AuthRuntime = request.app.state.auth
-    token = request.cookies.get(COOKIE_NAME)
-    if token and runtime.sessions is not None:
-        await runtime.sessions.destroy(token)
     response = Response({"status": "logged_out"})
-    response.delete_cookie(COOKIE_NAME, path="/")
+    await end_login(request, response)
     return response
 
 

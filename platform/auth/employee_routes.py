@@ -38,7 +38,7 @@ from kotalive.auth.oidc import (
     is_local_host,
 )
 from kotalive.auth.principal import current_principal
-from kotalive.auth.sessions import COOKIE_NAME
+from kotalive.auth.sessions import cookie_options, end_login
 from kotalive.context import current_tenant
 from kotalive.db import tenant_session
 from kotalive.integrations.http import ConfigError
@@ -51,20 +51,6 @@ log = logging.getLogger(__name__)
 LOGIN_PATH = "/staff/login"
 HOME_PATH = "/staff"
 MAX_HINT = 254
-
-
-def session_cookie(request: Request, token: str) -> dict[str, Any]:
-    """Keyword arguments of ``Response.set_cookie`` for a login session (host-only, HttpOnly)."""
-    settings = request.app.state.settings
-    return {
-        "key": COOKIE_NAME,
-        "value": token,
-        "max_age": settings.session_max_age,
-        "path": "/",
-        "secure": settings.cookie_secure,
-        "httponly": True,
-        "samesite": "lax",
-    }
 
 
 def default_redirect_uri(request: Request) -> str:
@@ -215,7 +201,7 @@ async def staff_callback(request: Request) -> Response[Any]:
         await session.commit()
     token = await request.app.state.auth.sessions.create(principal)
     response: Response[Any] = Redirect(safe_next(record.next, HOME_PATH), status_code=303)
-    response.set_cookie(**session_cookie(request, token))
+    response.set_cookie(**cookie_options(request.app.state.settings, token))
     response.delete_cookie(BROWSER_COOKIE, path="/staff")
     return response
 
@@ -258,16 +244,13 @@ async def staff_home(request: Request) -> Response[str]:
 
 @post("/staff/logout", opt={"public": True}, include_in_schema=False, summary="Employee logout")
 async def staff_logout(request: Request) -> Response[Any]:
-    token = request.cookies.get(COOKIE_NAME)
     principal = current_principal()
-    if token:
-        await request.app.state.auth.sessions.destroy(token)
     if principal is not None:
         async with tenant_session() as session:
             audit.record(session, "logout", actor=principal, ip=client_ip(request))
             await session.commit()
     response: Response[Any] = Redirect("/", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    await end_login(request, response)
     return response
 
 

@@ -20,12 +20,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from kotalive.auth import audit
-from kotalive.auth.employee_routes import session_cookie
 from kotalive.auth.guards import safe_next
 from kotalive.auth.platform_staff import LoginRefused, authenticate
 from kotalive.auth.principal import current_principal
 from kotalive.auth.ratelimit import RateLimiter
-from kotalive.auth.sessions import COOKIE_NAME
+from kotalive.auth.sessions import cookie_options, end_login
 from kotalive.context import current_tenant_or_none
 from kotalive.web import client_ip, page
 
@@ -92,22 +91,19 @@ async def login(request: Request) -> Response[Any]:
         await session.commit()
     token = await request.app.state.auth.sessions.create(principal)
     done: Response[Any] = Redirect(target, status_code=303)
-    done.set_cookie(**session_cookie(request, token))
+    done.set_cookie(**cookie_options(request.app.state.settings, token))
     return done
 
 
 @post("/logout", opt={"public": True}, include_in_schema=False, summary="Platform staff logout")
 async def logout(request: Request) -> Response[Any]:
-    token = request.cookies.get(COOKIE_NAME)
     principal = current_principal()
-    if token:
-        await request.app.state.auth.sessions.destroy(token)
     if principal is not None:
         async with request.app.state.db.platform_session() as session:
             audit.record_platform(session, "staff.logout", actor=principal, ip=client_ip(request))
             await session.commit()
     response: Response[Any] = Redirect("/login", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    await end_login(request, response)
     return response
 
 

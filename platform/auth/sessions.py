@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -54,6 +55,29 @@ class SessionData:
             agency_ids=sorted(principal.agency_ids),
             created_at=time.time(),
         )
+
+
+def cookie_options(settings: Any, token: str) -> dict[str, Any]:
+    """Keyword arguments of ``Response.set_cookie`` for a login session: host-only (no Domain),
+    Secure, HttpOnly, SameSite=Lax, living as long as the server-side session."""
+    return {
+        "key": COOKIE_NAME,
+        "value": token,
+        "max_age": settings.session_max_age,
+        "path": "/",
+        "secure": settings.cookie_secure,
+        "httponly": True,
+        "samesite": "lax",
+    }
+
+
+async def end_login(request: Any, response: Any) -> None:
+    """Log out: end the session the request's cookie names, and expire the cookie on ``response``."""
+    token = request.cookies.get(COOKIE_NAME)
+    store: SessionStore | None = request.app.state.auth.sessions
+    if token and store is not None:
+        await store.destroy(token)
+    response.delete_cookie(COOKIE_NAME, path="/")
 
 
 def _digest(token: str) -> str:
