@@ -79,7 +79,30 @@ def with_runtime(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
     return wrapper
 
 
-@click.group()
+class KotaLiveGroup(click.Group):
+    """The core's commands plus those the installed modules declare (``ModuleSpec.commands``),
+    found through the entry points, so the core never imports a module by name."""
+
+    def _module_commands(self) -> dict[str, click.Command]:
+        from kotalive.registry import discover, resolve
+
+        found: dict[str, click.Command] = {}
+        for spec in discover().values():
+            if spec.commands:
+                for command in resolve(spec.commands):
+                    if command.name in found or command.name in self.commands:
+                        raise click.UsageError(f"two commands are named {command.name!r} ({spec.name})")
+                    found[str(command.name)] = command
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self._module_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.commands.get(cmd_name) or self._module_commands().get(cmd_name)
+
+
+@click.group(cls=KotaLiveGroup)
 def main() -> None:
     """Kota Live: one platform, many cities."""
 

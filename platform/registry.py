@@ -21,6 +21,8 @@ ENTRY_POINT_GROUP = "kotalive.modules"
 # inside the city the event came from, in the same transaction as its dedupe receipt.
 EventHandler = Callable[[str, dict[str, Any], "TenantSession"], Awaitable[None]]
 SeedHook = Callable[["TenantSession"], Awaitable[None]]
+# The demo data of one of the demo cities `make run` seeds (its slug), beside the defaults.
+DemoHook = Callable[["TenantSession", str], Awaitable[list[str]]]
 
 
 class ModuleConfigError(RuntimeError):
@@ -44,6 +46,17 @@ class PeriodicJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A way into a module from the city's pages: the home page (``public``, ``citizen``) or the
+    employees' home (``staff``), shown when the person holds ``permission`` (if any)."""
+
+    audience: str  # public | citizen | staff
+    text_key: str  # an i18n key
+    path: str
+    permission: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModuleSpec:
     name: str
     title: str
@@ -57,6 +70,10 @@ class ModuleSpec:
     models: str | None = None  # imported so the tables join TenantBase.metadata
     jobs: str | None = None  # imported in the worker so the actors are declared
     seed: str | None = None  # -> SeedHook: a new city's defaults (idempotent)
+    demo: str | None = None  # -> DemoHook: demo data for the demo cities (idempotent)
+    texts: str | None = None  # -> {"id": {...}, "en": {...}}: the module's texts, merged at load
+    commands: str | None = None  # -> a sequence of click commands added to ``kotalive``
+    links: tuple[Link, ...] = ()
     enabled_by_default: bool = True
 
 
@@ -94,6 +111,20 @@ class LoadedModules:
 
     def seed_hooks(self) -> list[tuple[str, SeedHook]]:
         return [(s.name, resolve(s.seed)) for s in self.specs if s.seed]
+
+    def demo_hooks(self) -> list[tuple[str, DemoHook]]:
+        return [(s.name, resolve(s.demo)) for s in self.specs if s.demo]
+
+    def links_for(self, audience: str) -> list[tuple[str, Link]]:
+        return [(s.name, link) for s in self.specs for link in s.links if link.audience == audience]
+
+    def import_texts(self) -> None:
+        """Merge every module's texts into the catalogues (a clash with another text refuses)."""
+        from kotalive.i18n import add_texts
+
+        for spec in self.specs:
+            if spec.texts:
+                add_texts(spec.name, resolve(spec.texts))
 
 
 def resolve(path: str) -> Any:
@@ -168,4 +199,6 @@ def load(names: Iterable[str]) -> LoadedModules:
     specs = discover(names)
     ordered = tuple(specs.values())
     check(ordered)
-    return LoadedModules(ordered)
+    loaded = LoadedModules(ordered)
+    loaded.import_texts()
+    return loaded

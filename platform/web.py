@@ -37,6 +37,25 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def module_links(request: Request, audience: str) -> list[tuple[str, str]]:
+    """(text key, path) of the ways into the city's switched-on modules for this audience that the
+    signed-in person may use (ModuleSpec.links)."""
+    tenant = current_tenant_or_none()
+    modules = getattr(request.app.state, "modules", None)
+    if tenant is None or modules is None:
+        return []
+    principal = current_principal()
+    table = request.app.state.permissions
+    out = []
+    for name, link in modules.links_for(audience):
+        if not tenant.has_module(name):
+            continue
+        if link.permission and (principal is None or not table.allows(principal.roles, link.permission)):
+            continue
+        out.append((link.text_key, link.path))
+    return out
+
+
 def page(
     request: Request,
     template: str,
@@ -53,6 +72,7 @@ def page(
         "city": current_tenant_or_none(),
         "principal": current_principal(),
         "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+        "module_links": lambda audience: module_links(request, audience),
     }
     ctx.update(context)
     response = Response(

@@ -12,6 +12,28 @@ LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 
 
+class TextClash(ValueError):
+    """A module's text would replace another text; the process refuses to start."""
+
+
+def add_texts(owner: str, texts: dict[str, dict[str, str]]) -> None:
+    """Merge a module's texts (``{"id": {...}, "en": {...}}``) into the catalogues. Both languages
+    must have the same keys; a key already there with another text is refused (re-adding the same
+    texts, as a second ``load()`` does, changes nothing)."""
+    if set(texts) != set(LANGUAGES):
+        raise TextClash(f"{owner}: texts must come in exactly {', '.join(LANGUAGES)}")
+    if set(texts["id"]) != set(texts["en"]):
+        missing = sorted(set(texts["id"]) ^ set(texts["en"]))
+        raise TextClash(f"{owner}: these texts are not in both languages: {', '.join(missing[:10])}")
+    for lang in LANGUAGES:
+        for key, text in texts[lang].items():
+            existing = CATALOGUES[lang].get(key)
+            if existing is not None and existing != text:
+                raise TextClash(f"{owner}: the text {key!r} ({lang}) is already defined differently")
+    for lang in LANGUAGES:
+        CATALOGUES[lang].update(texts[lang])
+
+
 def translate(key: str, lang: str | None = None, **params: object) -> str:
     lang = lang if lang in CATALOGUES else DEFAULT_LANGUAGE
     text = CATALOGUES[lang].get(key) or CATALOGUES[DEFAULT_LANGUAGE].get(key) or key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kotalive.context import use_tenant
 from kotalive.tenants.provisioning import NewCity, TenantNotFound, TenantService
 
 
@@ -45,6 +46,28 @@ async def seed_demo_cities(service: TenantService) -> list[str]:
             pass
         tenant = await service.provision(city)
         lines.append(f"{city.slug}: {tenant.status}")
+    lines += await seed_demo_data(service)
+    return lines
+
+
+async def seed_demo_data(service: TenantService) -> list[str]:
+    """Each module's demo data (ModuleSpec.demo) in each demo city that has the module on; idempotent."""
+    lines = []
+    for city in demo_cities(service.db.settings.base_domain):
+        ctx = await service.context(city.slug)
+        if not ctx.is_active:
+            continue
+        for name, hook in service.modules.demo_hooks():
+            if not ctx.has_module(name):
+                continue
+            with use_tenant(ctx):
+                session = service.db.tenant_session(ctx)
+                try:
+                    said = await hook(session, city.slug)  # a hook may commit as it goes
+                    await session.commit()
+                finally:
+                    await session.close()
+            lines += [f"{city.slug}: {name}: {line}" for line in said]
     return lines
 
 
