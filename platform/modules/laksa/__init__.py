@@ -1,17 +1,28 @@
-from kotalive.registry import ModuleSpec, Permission
+from kotalive.modules.laksa.permissions import PERMISSIONS
+from kotalive.registry import Link, ModuleSpec, PeriodicJob
 
 module = ModuleSpec(
     name="laksa",
     title="Laksa — Layanan Aspirasi Kota Saran Anda",
-    routes="kotalive.modules.laksa.controllers:route_handlers",
+    routes="kotalive.modules.laksa.routes:route_handlers",
     models="kotalive.modules.laksa.models",
-    seed="kotalive.modules.laksa.services:seed_city_defaults",
-    permissions=(
-        Permission(
-            "laksa.complaint.read",
-            "See the city's complaints",
-            ("employee", "agency_supervisor", "liveroom_operator", "liveroom_supervisor", "city_admin"),
-        ),
-        Permission("laksa.rule.manage", "Edit hashtag rules", ("city_admin",)),
+    jobs="kotalive.modules.laksa.jobs",
+    seed="kotalive.modules.laksa.configuration:seed_city_defaults",
+    demo="kotalive.modules.laksa.demo:seed_demo",
+    texts="kotalive.modules.laksa.texts:TEXTS",
+    commands="kotalive.modules.laksa.cli:commands",
+    permissions=PERMISSIONS,
+    subscribers={"laksa.photos_uploaded": "kotalive.modules.laksa.subscribers:process_photos"},
+    periodic=(
+        PeriodicJob("sla_scan", "kotalive.modules.laksa.jobs.scan_sla", 60),
+        PeriodicJob("close_resolved", "kotalive.modules.laksa.jobs.close_resolved", 3600),
+        PeriodicJob("photo_sweep", "kotalive.modules.laksa.jobs.process_photos", 300),
+    ),
+    links=(
+        Link("public", "laksa.link.report", "/lapor"),
+        Link("public", "laksa.link.map", "/peta"),
+        Link("citizen", "laksa.link.mine", "/laporan-saya"),
+        Link("staff", "laksa.link.inbox", "/staff/laksa", "laksa.complaint.read"),
+        Link("staff", "laksa.link.triage", "/staff/laksa?queue=triage", "laksa.complaint.triage"),
     ),
 )

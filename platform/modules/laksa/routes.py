@@ -1,0 +1,9 @@
+"""Every Laksa route, gathered for the app (one line per file of routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kotalive.modules.laksa.controllers import route_handlers as api
+
+route_handlers: list[Any] = [*api]
