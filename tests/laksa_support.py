@@ -89,10 +89,12 @@ class Person:
         return await self.client.post(path, headers=headers, **kw)
 
     async def put(self, path: str, **kw: Any) -> httpx.Response:
-        return await self.client.put(path, headers=self.headers(), **kw)
+        headers = {**self.headers(), **kw.pop("headers", {})}
+        return await self.client.put(path, headers=headers, **kw)
 
     async def delete(self, path: str, **kw: Any) -> httpx.Response:
-        return await self.client.delete(path, headers=self.headers(), **kw)
+        headers = {**self.headers(), **kw.pop("headers", {})}
+        return await self.client.delete(path, headers=headers, **kw)
 
     async def aclose(self) -> None:
         await self.client.aclose()

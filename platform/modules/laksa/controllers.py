@@ -105,7 +105,8 @@ class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
     "/routing/preview",
     summary="Which rule a complaint text would match, and why (nothing is stored)",
     status_code=200,
-    opt=PUBLIC,
+    # It changes nothing, so there is nothing to forge: any page or app may ask without a token.
+    opt={**PUBLIC, "exclude_from_csrf": True},
 )
 async def routing_preview(data: JSONBody[PreviewIn], request: Request) -> Response[Any]:
     if len(data.description) > 4000:

@@ -34,6 +34,14 @@ class PhotoRefused(ValueError):
         self.params = params
 
 
+def human_size(n: int) -> str:
+    """10485760 -> "10 MB", 50000 -> "49 KB" (what a citizen reads in an error)."""
+    if n >= 1024 * 1024:
+        mb = n / 1024 / 1024
+        return f"{mb:.0f} MB" if mb >= 10 or mb.is_integer() else f"{mb:.1f} MB"
+    return f"{max(1, n // 1024)} KB"
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedPhoto:
     data: bytes
@@ -49,7 +57,7 @@ def check_photo(data: bytes, filename: str | None, *, max_bytes: int, max_pixels
     if not data:
         raise PhotoRefused("empty")
     if len(data) > max_bytes:
-        raise PhotoRefused("too_large", mb=round(max_bytes / 1024 / 1024, 1))
+        raise PhotoRefused("too_large", limit=human_size(max_bytes))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
