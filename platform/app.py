@@ -165,6 +165,13 @@ def login_redirect(request: Request, exc: NotAuthorizedException) -> Response[An
     return Response("", status_code=303, headers={"location": f"{login}?next={quote(target, safe='/')}"})
 
 
+def internal_error(request: Request, exc: Exception) -> Response[Any]:
+    """A bug: logged with its traceback (Litestar logs exceptions only in debug mode), answered
+    without details."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
+
+
 # ---- assembly ------------------------------------------------------------------------------------
 
 
@@ -258,7 +265,7 @@ def create_app(
             DefineMiddleware(CsrfUnlessBearer, settings=settings),
             DefineMiddleware(AuthMiddleware, runtime=auth),
         ],
-        exception_handlers={NotAuthorizedException: login_redirect},
+        exception_handlers={NotAuthorizedException: login_redirect, 500: internal_error},
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Kota Live API", version="1", path="/api/v1/schema"),
         debug=settings.log_level == "DEBUG",
