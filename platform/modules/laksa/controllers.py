@@ -367,7 +367,7 @@ async def rate(complaint_id: FromPath[int], data: JSONBody[RatingIn], request: R
 async def inbox(
     request: Request,
     agency_id: FromQuery[int | None] = None,
-    states: Annotated[list[str] | None, QueryParameter(query="state")] = None,
+    states: Annotated[list[str] | None, QueryParameter(name="state")] = None,
     priority: FromQuery[str | None] = None,
     kecamatan: FromQuery[str | None] = None,
     category: FromQuery[str | None] = None,
