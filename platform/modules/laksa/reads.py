@@ -380,7 +380,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
     public view (no personal data; sensitive categories blurred, their text withheld)."""
     row = (
         await session.execute(
-            select(Complaint, Category, Agency, Citizen.name, Employee.name)
+            select(Complaint, Category, Agency, Citizen.name, Citizen.status, Employee.name)
             .outerjoin(Category, Category.id == Complaint.category_id)
             .outerjoin(Agency, Agency.id == Complaint.agency_id)
             .outerjoin(Citizen, Citizen.id == Complaint.citizen_id)
@@ -390,7 +390,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
     ).first()
     if row is None:
         raise NotFound("complaint", complaint_id)
-    complaint, category, agency, citizen_name, assignee_name = row
+    complaint, category, agency, citizen_name, citizen_status, assignee_name = row
     if actor is not None and actor.sees(complaint):
         audience = "staff"
     elif actor is not None and actor.kind == "citizen" and complaint.citizen_id == actor.id:
@@ -470,7 +470,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
         rating_comment=complaint.rating_comment if audience != "public" else None,
         reporter=(reporter_name or None)
         if audience != "public"
-        else public_name(reporter_name, complaint.anonymous),
+        else public_name(reporter_name, complaint.anonymous or citizen_status == "deleted"),
         anonymous=complaint.anonymous,
         audience=audience,
         timeline=timeline,
@@ -645,6 +645,7 @@ async def public_complaints(session: TenantSession, q: PublicQuery) -> list[dict
                 Complaint.support_count,
                 Complaint.anonymous,
                 Citizen.name.label("citizen_name"),
+                Citizen.status.label("citizen_status"),
                 Category.code.label("category_code"),
                 Category.name.label("category"),
                 Category.sensitive,
@@ -683,7 +684,8 @@ async def public_complaints(session: TenantSession, q: PublicQuery) -> list[dict
                 "updated_at": r.updated_at,
                 "resolved_at": r.resolved_at,
                 "support_count": r.support_count,
-                "reporter": public_name(r.citizen_name, r.anonymous),
+                # a deleted account's placeholder name is nobody's name
+                "reporter": public_name(r.citizen_name, r.anonymous or r.citizen_status == "deleted"),
             }
         )
     return out
