@@ -423,9 +423,9 @@ def _step(path: str, permission: str, summary: str, run: Any, *, uploads: bool =
     path_ = f"/complaints/{{complaint_id:int}}/{path}"
     guards = [requires(permission)]
     if uploads:
-        return post(path_, guards=guards, summary=summary, status_code=200, request_max_body_size=MAX_UPLOAD_BODY)(
-            handler
-        )
+        return post(
+            path_, guards=guards, summary=summary, status_code=200, request_max_body_size=MAX_UPLOAD_BODY
+        )(handler)
     return post(path_, guards=guards, summary=summary, status_code=200)(handler)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -160,6 +160,18 @@ class RateLimited(LaksaError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+def unstorable(text: str) -> bool:
+    """True for text PostgreSQL cannot store: NUL characters, or lone surrogates (which no UTF-8
+    can encode); such input is refused as invalid rather than failing the transaction."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def transition(action: str, state: str) -> Transition:

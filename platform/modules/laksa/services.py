@@ -50,6 +50,7 @@ from kotalive.modules.laksa.domain import (
     extract_hashtags,
     route,
     transition,
+    unstorable,
 )
 from kotalive.modules.laksa.media import CheckedPhoto, PhotoRefused, check_photo, process_photo
 from kotalive.modules.laksa.models import Category, Complaint, Media, Support, TimelineEntry
@@ -227,7 +228,7 @@ class ComplaintService:
             problems.append(
                 Problem("description", "too_long", max=cfg.description_max, length=len(description))
             )
-        if "\x00" in description:
+        if unstorable(description):
             problems.append(Problem("description", "invalid"))
 
         categories = await config.category_views(self.session)
@@ -246,6 +247,12 @@ class ComplaintService:
             if point is None:
                 problems.append(Problem("location", "out_of_range"))
         address = (new.address or "").strip()[:500] or None
+        if address is not None and unstorable(address):
+            problems.append(Problem("address", "invalid"))
+            address = None
+        for key, value in (new.contact or {}).items():
+            if isinstance(value, str) and unstorable(value):
+                problems.append(Problem(f"contact[{key}]", "invalid"))
         if point is None and address is None and not any(p.field == "location" for p in problems):
             problems.append(Problem("location", "required"))
 
@@ -261,6 +268,9 @@ class ComplaintService:
                         )
                     continue
                 wrong = _check_attribute(spec, value)
+                texts = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and unstorable(v) for v in texts):
+                    wrong = "invalid"
                 if wrong:
                     problems.append(Problem(f"attribute[{code}]", wrong, name=spec.get("description", code)))
                 else:
@@ -548,6 +558,8 @@ class ComplaintService:
 
     def _note(self, text: Any, *, required: bool, field_name: str = "note") -> str | None:
         value = text.strip() if isinstance(text, str) else ""
+        if unstorable(value):
+            raise InputErrors([Problem(field_name, "invalid")])
         if not value:
             if required:
                 raise InputErrors([Problem(field_name, "required")])

@@ -229,4 +229,3 @@ async def test_open311_keys_are_shown_once_and_revocable(app, client_for, databa
     assert made.json()["api_key"] not in str(listed)
     assert (await admin.delete(f"/api/v1/laksa/admin/open311-keys/{made.json()['id']}")).status_code == 200
     assert (await admin.get("/api/v1/laksa/admin/open311-keys")).json()[0]["revoked"] is True
-

@@ -221,3 +221,31 @@ async def test_staff_cannot_submit_as_citizens(app, client_for, database, city) 
     assert (await submit(staff, **GOOD)).status_code == 403
     anonymous = client_for(city.primary_host)
     assert (await anonymous.post("/api/v1/laksa/complaints", json=GOOD)).status_code in (401, 403)
+
+
+async def test_text_postgresql_cannot_store_is_refused_not_a_500(app, client_for, database, city) -> None:
+    from laksa_support import employee
+
+    siti = await citizen(app, client_for, database, city)
+    cases = [
+        ({**GOOD, "description": "Lampu mati\x00 di sini #lampumati"}, "description"),
+        ({**GOOD, "address": "Jl. Kenanga\x00 No. 5"}, "address"),
+        (
+            {**GOOD, "category": "street-lamp", "attributes": {"pole_number": "A\x0012"}},
+            "attribute[pole_number]",
+        ),
+    ]
+    for body, field in cases:
+        answer = await siti.post("/api/v1/laksa/complaints", json=body)
+        assert answer.status_code == 422 and field in errors(answer), answer.text
+    surrogate = b'{"description": "Lampu mati \\ud800 di gang #lampumati", "lat": %f, "lon": %f}' % CIPONDOH
+    answer = await siti.post(
+        "/api/v1/laksa/complaints", content=surrogate, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    made = await submit(siti, **GOOD)
+    cid = made.json()["complaint"]["id"]
+    pupr = await employee(app, client_for, database, city, "pupr")
+    note = await pupr.post(f"/api/v1/laksa/complaints/{cid}/notes", json={"body": "catatan\x00"})
+    assert note.status_code == 422 and errors(note) == {"body": "body.invalid"}
+    assert await count(database, city) == 1

@@ -160,15 +160,21 @@ async def test_statistics_per_agency_and_kecamatan(app, client_for, database, ci
     assert areas["Ciledug"]["within_sla_share"] == 0.0 and areas["Ciledug"]["open"] == 1
 
 
-async def test_a_deleted_account_leaves_its_complaints_without_a_name(app, client_for, database, city) -> None:
+async def test_a_deleted_account_leaves_its_complaints_without_a_name(
+    app, client_for, database, city
+) -> None:
     from kotalive.auth.citizens import DELETED_NAME
     from kotalive.auth.models import Citizen
 
     siti = await citizen(app, client_for, database, city, "Siti Rahmawati")
-    made = await submit(siti, description="Lampu mati di ujung gang #lampumati", lat=CIPONDOH[0], lon=CIPONDOH[1])
+    made = await submit(
+        siti, description="Lampu mati di ujung gang #lampumati", lat=CIPONDOH[0], lon=CIPONDOH[1]
+    )
     cid = made.json()["complaint"]["id"]
     async with database.tenant_session(city) as s:
-        await s.execute(update(Citizen).where(Citizen.id == siti.id).values(status="deleted", name=DELETED_NAME))
+        await s.execute(
+            update(Citizen).where(Citizen.id == siti.id).values(status="deleted", name=DELETED_NAME)
+        )
         await s.commit()
     public = client_for(city.primary_host)
     assert (await public.get(f"/api/v1/laksa/complaints/{cid}")).json()["reporter"] is None
