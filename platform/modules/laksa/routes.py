@@ -5,5 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kotalive.modules.laksa.controllers import route_handlers as api
+from kotalive.modules.laksa.open311 import route_handlers as open311
 
-route_handlers: list[Any] = [*api]
+route_handlers: list[Any] = [*api, *open311]
