@@ -6,5 +6,6 @@ from typing import Any
 
 from kotalive.modules.laksa.controllers import route_handlers as api
 from kotalive.modules.laksa.open311 import route_handlers as open311
+from kotalive.modules.laksa.pages import route_handlers as pages
 
-route_handlers: list[Any] = [*api, *open311]
+route_handlers: list[Any] = [*api, *open311, *pages]

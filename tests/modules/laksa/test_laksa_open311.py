@@ -441,7 +441,7 @@ async def test_bad_input_is_400_unknown_things_404(client_for, database, city, m
         assert await refused([*base, *point]) == ["service_code: required"]
         assert "nope" in (await refused([*base, *point, ("service_code", "nope")], 404))[0]
         assert await refused([*base, *point, ("service_code", "road")]) == [
-            "attribute[size]: Required: Seberapa besar kerusakannya?."
+            "attribute[size]: Required \u2014 Seberapa besar kerusakannya?"
         ]
         size = ("attribute[size]", "medium")
         out_of_range = await refused(
