@@ -56,6 +56,14 @@ def module_links(request: Request, audience: str) -> list[tuple[str, str]]:
     return out
 
 
+def language_switch(request: Request, lang: str) -> str:
+    """This page in the other language: the same path and query (filters, paging), ``lang`` set."""
+    from urllib.parse import urlencode
+
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*query, ("lang", lang)])
+
+
 def page(
     request: Request,
     template: str,
@@ -73,6 +81,7 @@ def page(
         "principal": current_principal(),
         "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
         "module_links": lambda audience: module_links(request, audience),
+        "lang_switch": language_switch(request, "en" if lang == "id" else "id"),
     }
     ctx.update(context)
     response = Response(

@@ -70,6 +70,7 @@ class InboxRow:
     description: str
     category_code: str | None
     category_name: str | None
+    category_name_en: str | None
     agency_id: int | None
     agency: str | None
     copy: bool  # the reader's agency has a copy, another holds it
@@ -250,6 +251,7 @@ async def inbox(session: TenantSession, actor: Actor, q: InboxQuery) -> InboxPag
             c.support_count,
             cat.code.label("category_code"),
             cat.name.label("category_name"),
+            cat.name_en.label("category_name_en"),
             ag.abbreviation.label("agency"),
             emp.name.label("assignee"),
             photo_count.label("photos"),
@@ -273,6 +275,7 @@ async def inbox(session: TenantSession, actor: Actor, q: InboxQuery) -> InboxPag
             description=r.description,
             category_code=r.category_code,
             category_name=r.category_name,
+            category_name_en=r.category_name_en,
             agency_id=r.agency_id,
             agency=r.agency,
             copy=(not actor.whole_city and r.agency_id not in actor.agency_ids),
@@ -339,6 +342,7 @@ class ComplaintView:
     hashtags: list[str]
     category_code: str | None
     category_name: str | None
+    category_name_en: str | None
     sensitive: bool
     attributes: dict[str, Any]
     lat: float | None
@@ -380,7 +384,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
     public view (no personal data; sensitive categories blurred, their text withheld)."""
     row = (
         await session.execute(
-            select(Complaint, Category, Agency, Citizen.name, Citizen.status, Employee.name)
+            select(Complaint, Category, Agency, Citizen.name, Citizen.status, Citizen.phone, Employee.name)
             .outerjoin(Category, Category.id == Complaint.category_id)
             .outerjoin(Agency, Agency.id == Complaint.agency_id)
             .outerjoin(Citizen, Citizen.id == Complaint.citizen_id)
@@ -390,7 +394,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
     ).first()
     if row is None:
         raise NotFound("complaint", complaint_id)
-    complaint, category, agency, citizen_name, citizen_status, assignee_name = row
+    complaint, category, agency, citizen_name, citizen_status, citizen_phone, assignee_name = row
     if actor is not None and actor.sees(complaint):
         audience = "staff"
     elif actor is not None and actor.kind == "citizen" and complaint.citizen_id == actor.id:
@@ -448,6 +452,7 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
         hashtags=list(complaint.hashtags or ()),
         category_code=category.code if category else None,
         category_name=category.name if category else None,
+        category_name_en=category.name_en if category else None,
         sensitive=sensitive,
         attributes=complaint.attributes if audience != "public" else {},
         lat=lat,
@@ -477,7 +482,12 @@ async def complaint_view(session: TenantSession, actor: Actor | None, complaint_
         photos=photos,
         assignee_id=complaint.assignee_id if audience == "staff" else None,
         assignee=assignee_name if audience == "staff" else None,
-        contact=dict(complaint.contact or {}) if audience == "staff" else {},
+        # staff can call back whoever reported: a partner app's contact fields, a citizen's phone
+        contact=(
+            {**(complaint.contact or {}), **({"phone": citizen_phone} if citizen_phone else {})}
+            if audience == "staff"
+            else {}
+        ),
         routing=dict(complaint.routing or {}) if audience == "staff" else {},
         citizen_id=complaint.citizen_id if audience == "staff" else None,
         supported_by_me=supported,
@@ -562,6 +572,7 @@ async def mine(
             Complaint.support_count,
             Complaint.rating,
             Category.name.label("category"),
+            Category.name_en.label("category_en"),
             Agency.name.label("agency"),
         )
         .outerjoin(Category, Category.id == Complaint.category_id)
@@ -648,6 +659,7 @@ async def public_complaints(session: TenantSession, q: PublicQuery) -> list[dict
                 Citizen.status.label("citizen_status"),
                 Category.code.label("category_code"),
                 Category.name.label("category"),
+                Category.name_en.label("category_en"),
                 Category.sensitive,
                 Agency.name.label("agency"),
             )
@@ -673,6 +685,7 @@ async def public_complaints(session: TenantSession, q: PublicQuery) -> list[dict
                 "emergency": r.emergency,
                 "category_code": r.category_code,
                 "category": r.category,
+                "category_en": r.category_en,
                 "agency": r.agency,
                 "description": "" if r.sensitive else public_text(r.description),
                 "lat": lat,

@@ -44,6 +44,7 @@ class ComplaintOut(msgspec.Struct):
     hashtags: list[str]
     category: str | None
     category_name: str | None
+    category_name_en: str | None
     attributes: dict[str, Any]
     lat: float | None
     lon: float | None
@@ -90,6 +91,7 @@ def complaint_out(view: ComplaintView) -> ComplaintOut:
         hashtags=view.hashtags,
         category=view.category_code,
         category_name=view.category_name,
+        category_name_en=view.category_name_en,
         attributes=view.attributes,
         lat=view.lat,
         lon=view.lon,
@@ -159,6 +161,7 @@ class InboxRowOut(msgspec.Struct):
     summary: str
     category: str | None
     category_name: str | None
+    category_name_en: str | None
     agency_id: int | None
     agency: str | None
     copy: bool
@@ -190,6 +193,7 @@ def inbox_out(page: InboxPage) -> InboxOut:
                 summary=r.description[:200],
                 category=r.category_code,
                 category_name=r.category_name,
+                category_name_en=r.category_name_en,
                 agency_id=r.agency_id,
                 agency=r.agency,
                 copy=r.copy,

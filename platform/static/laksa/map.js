@@ -10,10 +10,11 @@
 
   function popup(p) {
     var states = T.states || {};
+    var category = (document.documentElement.lang === "en" && p.category_en) || p.category;
     return k.el("div", { "class": "popup" }, [
       k.el("p", {}, [k.el("a", { href: "/laporan/" + p.id, text: "#" + p.id + " " + (T.open || "") })]),
       k.el("p", {}, [k.el("span", { "class": "badge state state-" + p.state, text: states[p.state] || p.state })]),
-      p.category ? k.el("p", { "class": "hint", text: p.category + (p.kecamatan ? " · " + p.kecamatan : "") }) : null,
+      category ? k.el("p", { "class": "hint", text: category + (p.kecamatan ? " · " + p.kecamatan : "") }) : null,
       p.description ? k.el("p", { text: p.description.length > 160 ? p.description.slice(0, 159) + "…" : p.description }) : null,
       p.blurred ? k.el("p", { "class": "hint", text: T.blurred }) : null
     ]);

@@ -871,3 +871,29 @@ async def test_an_upload_over_the_size_limit_gets_a_page_that_says_so(
     async with database.tenant_session(city) as s:
         assert await s.scalar(select(func.count()).select_from(Complaint)) == 0
     await siti.aclose()
+
+
+async def test_english_pages_name_categories_in_english_and_the_switch_keeps_the_query(
+    app, client_for, database, city
+) -> None:
+    siti = await citizen(app, client_for, database, city)
+    cid = await file_complaint(siti, "Lampu jalan mati di ujung gang #lampumati", category="street-lamp")
+    english = await get_page(siti, f"/laporan/{cid}", lang="en")
+    assert "Street lamp out or broken" in english.text and "Lampu jalan (PJU)" not in english.text
+    pupr = await employee(app, client_for, database, city, "pupr")
+    inbox = await get_page(pupr, "/staff/laksa", lang="en", priority="normal", sort="oldest")
+    assert "Street lamp out or broken" in inbox.text
+    switch = re.search(r'<a class="lang" href="([^"]+)"', inbox.text)
+    assert switch and html.unescape(switch.group(1)) == "/staff/laksa?priority=normal&sort=oldest&lang=id"
+
+
+async def test_staff_see_the_phone_of_the_citizen_who_reported(app, client_for, database, city) -> None:
+    siti = await citizen(app, client_for, database, city)
+    cid = await file_complaint(siti, "Lampu jalan mati di ujung gang #lampumati")
+    async with database.tenant_session(city) as s:
+        phone = await s.scalar(select(Citizen.phone).where(Citizen.id == siti.id))
+    pupr = await employee(app, client_for, database, city, "pupr")
+    staff = (await pupr.get(f"/api/v1/laksa/complaints/{cid}")).json()
+    assert staff["contact"] == {"phone": phone}
+    public = (await client_for(city.primary_host).get(f"/api/v1/laksa/complaints/{cid}")).json()
+    assert public["contact"] is None and phone not in str(public)
