@@ -17,8 +17,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,12 @@ class Sizes:
     repeats: int = 1  # measured runs per endpoint and phase; the best one counts
     hashes: int = 20  # password hashes (and as many verifies) at the configured Argon2id cost
     neighbour_hashes: int = 5  # hashes per neighbouring Argon2id parameter choice
+    laksa_complaints: int = 100_000  # complaints bulk-loaded into the big city (benchmark 5)
+    laksa_cities: int = 200  # small cities of the many-cities phase
+    laksa_city_complaints: int = 1_000  # complaints per small city
+    laksa_seconds: float = 10.0  # measured run per Laksa endpoint (16 connections)
+    laksa_warmup_seconds: float = 3.0  # warm-up before each measured run
+    laksa_latency_seconds: float = 5.0  # 1-connection runs: latency without queueing
     quick: bool = False
 
     @classmethod
@@ -70,6 +76,12 @@ class Sizes:
                 connections=16,
                 hashes=5,
                 neighbour_hashes=2,
+                laksa_complaints=10_000,
+                laksa_cities=20,
+                laksa_city_complaints=200,
+                laksa_seconds=1.5,
+                laksa_warmup_seconds=0.5,
+                laksa_latency_seconds=1.0,
                 quick=True,
             )
         return cls(
@@ -262,6 +274,51 @@ def stop_services() -> None:
     if _services is not None:
         _services.stop()
         _services = None
+
+
+REDIS_LOCK = "kotalive-test:session-lock"  # the test suite's claim on a Redis database (tests/conftest.py)
+
+
+@contextmanager
+def claimed_redis_database(purpose: str) -> Iterator[str]:
+    """A Redis database (1-15) of this run's own, claimed the way test sessions claim theirs.
+
+    For benchmarks whose server writes to Redis (sessions, rate limits, Dramatiq messages of the
+    outbox relay): nothing lands in database 0, where a development server or worker could pick
+    it up, and test runs on the same Redis skip the database while it is claimed. Emptied when
+    claimed and again at the end. A claim left by a killed benchmark run is taken over once its
+    process is gone.
+    """
+    import redis as redis_sync
+
+    url = services().redis_url
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    me = f"bench-{purpose}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    for db in range(15, 0, -1):  # from the top: test sessions claim from 1 upwards
+        client = redis_sync.Redis.from_url(f"{base}/{db}")
+        try:
+            claimed = bool(client.set(REDIS_LOCK, me, nx=True, ex=3 * 3600))
+            if not claimed:
+                holder = (client.get(REDIS_LOCK) or b"").decode(errors="replace")
+                m = re.fullmatch(r"bench-[a-z]+-([0-9]+)-[0-9a-f]{8}", holder)
+                if m and not psutil.pid_exists(int(m.group(1))):
+                    claimed = bool(client.set(REDIS_LOCK, me, ex=3 * 3600))
+        except redis_sync.ResponseError:  # fewer than 16 databases configured
+            client.close()
+            continue
+        if not claimed:
+            client.close()
+            continue
+        client.flushdb()
+        client.set(REDIS_LOCK, me, ex=3 * 3600)
+        try:
+            yield f"{base}/{db}"
+        finally:
+            if client.get(REDIS_LOCK) == me.encode():
+                client.flushdb()
+            client.close()
+        return
+    raise RuntimeError("every Redis database 1-15 is claimed (test runs or other benchmarks)")
 
 
 async def _admin(sql: str) -> None:
@@ -567,3 +624,16 @@ def standalone(run: Callable[[Sizes], Any], argv: Sequence[str] | None = None) -
     print()
     print(summary_table([result]))
     sys.exit(1 if result.error else 0)
+
+
+def write_results(
+    path: Path, results: Sequence[BenchResult], *, quick: bool, extra: dict[str, Any] | None = None
+) -> Path:
+    """``figures_json`` of ``results`` written to ``path`` (e.g. bench-results/laksa.json)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = summary_table(results)
+    data = figures_json(results, quick=quick, extra={**(extra or {}), "summary": table.splitlines()})
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path

@@ -2,9 +2,9 @@
 (Open311 services), hashtag rules, kecamatan/kelurahan boundaries, SLA policies and the
 working-hours calendar, response templates and Open311 API keys.
 
-Boundaries and the SLA calendar are read on every submission, so each process keeps them in memory
-per city for ``CACHE_SECONDS`` (and drops its copy at once when it makes the change itself); a
-change made in another process is seen within that time.
+Boundaries, rules, categories and the SLA calendar are read on every submission, so each process
+keeps them in memory per city for ``CACHE_SECONDS`` (and drops its copy at once when it makes the
+change itself); a change made in another process is seen within that time.
 """
 
 from __future__ import annotations
@@ -68,11 +68,13 @@ class SlaSettings:
 
 _area_cache: dict[str, tuple[float, AreaIndex]] = {}
 _sla_cache: dict[str, tuple[float, SlaSettings]] = {}
+_rule_cache: dict[str, tuple[float, list[RuleView]]] = {}
+_category_cache: dict[str, tuple[float, dict[str, CategoryView]]] = {}
 
 
 def forget_city(schema: str) -> None:
-    _area_cache.pop(schema, None)
-    _sla_cache.pop(schema, None)
+    for cache in (_area_cache, _sla_cache, _rule_cache, _category_cache):
+        cache.pop(schema, None)
 
 
 async def area_index(session: TenantSession) -> AreaIndex:
@@ -115,6 +117,17 @@ async def sla_settings(session: TenantSession) -> SlaSettings:
 
 
 async def rule_views(session: TenantSession) -> list[RuleView]:
+    """The city's active rules with their agencies (cached per process, see the module doc)."""
+    schema = session.tenant.schema
+    hit = _rule_cache.get(schema)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    views = await _load_rule_views(session)
+    _rule_cache[schema] = (time.monotonic(), views)
+    return views
+
+
+async def _load_rule_views(session: TenantSession) -> list[RuleView]:
     rows = (
         await session.execute(
             select(HashtagRule, Agency.name, Agency.active)
@@ -142,7 +155,20 @@ async def rule_views(session: TenantSession) -> list[RuleView]:
     ]
 
 
-async def category_views(session: TenantSession, *, active_only: bool = True) -> dict[str, CategoryView]:
+async def category_views(session: TenantSession) -> dict[str, CategoryView]:
+    """The city's active categories (cached per process, see the module doc)."""
+    schema = session.tenant.schema
+    hit = _category_cache.get(schema)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    views = await _load_category_views(session)
+    _category_cache[schema] = (time.monotonic(), views)
+    return views
+
+
+async def _load_category_views(
+    session: TenantSession, *, active_only: bool = True
+) -> dict[str, CategoryView]:
     stmt = select(Category, Agency.name, Agency.active).outerjoin(Agency, Agency.id == Category.agency_id)
     if active_only:
         stmt = stmt.where(Category.active)
@@ -346,6 +372,7 @@ async def save_category(session: TenantSession, data: dict[str, Any], *, code: s
         category.sort = int(data.get("sort") or 100)
         session.add(category)
     await session.flush()
+    forget_city(session.tenant.schema)
     return category
 
 
@@ -432,6 +459,7 @@ async def save_rule(
     if "description" in data:
         rule.description = str(data["description"])[:500] if data["description"] else None
     await session.flush()
+    forget_city(session.tenant.schema)
     return rule
 
 
@@ -442,6 +470,7 @@ async def delete_rule(session: TenantSession, rule_id: int) -> None:
     # Complaints keep their history (rule_id is set null); the rule stops routing at once.
     await session.delete(rule)
     await session.flush()
+    forget_city(session.tenant.schema)
 
 
 def preview_tags(description: str) -> list[str]:

@@ -132,6 +132,21 @@ class Complaint(TenantBase):
         UniqueConstraint("idempotency_scope", "idempotency_key"),
         Index("ix_laksa_complaint_agency", "agency_id", "id"),
         Index("ix_laksa_complaint_agency_open", "agency_id", "id", postgresql_where=text(_OPEN)),
+        # One agency's open complaints in the inbox's other orders (due first, most urgent first).
+        Index("ix_laksa_complaint_agency_due", "agency_id", "due_at", "id", postgresql_where=text(_OPEN)),
+        Index(
+            "ix_laksa_complaint_agency_priority",
+            "agency_id",
+            "priority_rank",
+            text("id DESC"),
+            postgresql_where=text(_OPEN),
+        ),
+        Index(
+            "ix_laksa_complaint_copies_open",
+            "copied_agency_ids",
+            postgresql_using="gin",
+            postgresql_where=text(_OPEN),
+        ),
         Index("ix_laksa_complaint_state", "state", "id"),
         Index("ix_laksa_complaint_citizen", "citizen_id", "id"),
         Index("ix_laksa_complaint_submitted", "submitted_at"),

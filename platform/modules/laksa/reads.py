@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, false, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from kotalive.auth.models import Citizen, Employee
 from kotalive.db import TenantSession
@@ -137,19 +138,35 @@ def _check_query(q: InboxQuery) -> None:
         raise InputErrors(problems)
 
 
-def _scope(actor: Actor, agency_id: int | None) -> ColumnElement[bool]:
-    """Which complaints the reader's inbox may hold."""
+def _scope(actor: Actor, agency_id: int | None) -> list[ColumnElement[bool]] | None:
+    """Which complaints the reader's inbox may hold: None for the whole city, else two disjoint
+    branches (held by the agencies; copied to them while another holds it). Each branch is read
+    with its own index in sort order and the two are merged, so a page costs the same whatever the
+    city's backlog (an OR of both could use neither index for the order)."""
     c = Complaint.__table__.c
     if agency_id is not None:
         if not actor.whole_city and agency_id not in actor.agency_ids:
             raise NotFound("agency", agency_id)
-        return or_(c.agency_id == agency_id, c.copied_agency_ids.contains([agency_id]))
-    if actor.whole_city:
-        return true()
-    if not actor.agency_ids:
-        return false()
-    ids = sorted(actor.agency_ids)
-    return or_(c.agency_id.in_(ids), c.copied_agency_ids.overlap(ids))
+        ids = [agency_id]
+    elif actor.whole_city:
+        return None
+    elif not actor.agency_ids:
+        return [false()]
+    else:
+        ids = sorted(actor.agency_ids)
+    held = c.agency_id == ids[0] if len(ids) == 1 else c.agency_id.in_(ids)
+    copied = and_(
+        c.copied_agency_ids.overlap(cast(ids, ARRAY(BigInteger))),
+        or_(c.agency_id.is_(None), ~c.agency_id.in_(ids)),
+    )
+    return [held, copied]
+
+
+def _open_states() -> ColumnElement[bool]:
+    """``state IN (...)`` with the states written into the SQL, so the planner matches it with the
+    partial indexes of open complaints whatever plan it caches."""
+    c = Complaint.__table__.c
+    return c.state.in_([literal(s, literal_execute=True) for s in OPEN_STATES])
 
 
 def _sla_filter(sla: str, now: dt.datetime) -> ColumnElement[bool]:
@@ -178,13 +195,14 @@ async def inbox(session: TenantSession, actor: Actor, q: InboxQuery) -> InboxPag
         .where(Media.__table__.c.complaint_id == c.id, Media.__table__.c.purpose == "report")
         .scalar_subquery()
     )
-    conditions: list[ColumnElement[bool]] = [_scope(actor, q.agency_id)]
+    branches = _scope(actor, q.agency_id)
+    conditions: list[ColumnElement[bool]] = []
     if q.queue == "triage":
         conditions.append(c.state == "triage")
     elif q.states:
         conditions.append(c.state.in_(list(q.states)))
     else:
-        conditions.append(c.state.in_(OPEN_STATES))
+        conditions.append(_open_states())
     if q.priority:
         conditions.append(c.priority == q.priority)
     if q.kecamatan_code:
@@ -230,6 +248,16 @@ async def inbox(session: TenantSession, actor: Actor, q: InboxQuery) -> InboxPag
         else:
             conditions.append(or_(c.priority_rank > value, and_(c.priority_rank == value, c.id < ident)))
 
+    base = Complaint.__table__
+    if branches is None:
+        where: list[ColumnElement[bool]] = conditions
+    else:
+        parts = [
+            select(c.id).where(branch, *conditions).order_by(*order).limit(q.limit + 1) for branch in branches
+        ]
+        page_ids = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("page")
+        base = page_ids.join(Complaint.__table__, c.id == page_ids.c.id)
+        where = []
     stmt = (
         select(
             c.id,
@@ -257,11 +285,11 @@ async def inbox(session: TenantSession, actor: Actor, q: InboxQuery) -> InboxPag
             photo_count.label("photos"),
         )
         .select_from(
-            Complaint.__table__.outerjoin(Category.__table__, cat.id == c.category_id)
+            base.outerjoin(Category.__table__, cat.id == c.category_id)
             .outerjoin(Agency.__table__, ag.id == c.agency_id)
             .outerjoin(Employee.__table__, emp.id == c.assignee_id)
         )
-        .where(*conditions)
+        .where(*where)
         .order_by(*order)
         .limit(q.limit + 1)
     )

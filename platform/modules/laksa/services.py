@@ -366,6 +366,8 @@ class ComplaintService:
             open311_token=secrets.token_urlsafe(18) if new.source == "open311" else None,
             sla_calendar="working",
         )
+        # Routed before the first write: one INSERT with the agency, state and SLA in place.
+        await self._route(complaint, routing, now)
         self.session.add(complaint)
         try:
             await self.session.flush()
@@ -395,7 +397,7 @@ class ComplaintService:
         publish(
             self.session, "laksa.complaint_submitted", self._payload(complaint, actor, photos=len(checked))
         )
-        await self._apply_routing(complaint, routing, actor, now)
+        self._routed(complaint, routing, actor)
         if checked:
             publish(self.session, "laksa.photos_uploaded", {"complaint_id": complaint.id})
         await self.session.commit()
@@ -423,12 +425,20 @@ class ComplaintService:
         if not verdict.allowed:
             raise RateLimited(verdict.retry_after)
 
-    async def _apply_routing(
-        self, complaint: Complaint, routing: Routing, actor: Actor, now: dt.datetime
-    ) -> None:
-        system = Actor.system("aturan tagar" if routing.via == "rule" else "sistem")
+    async def _route(self, complaint: Complaint, routing: Routing, now: dt.datetime) -> None:
+        """Where the new complaint goes: an agency (with its SLA), or the triage queue."""
         if routing.agency_id is None:
             complaint.state = "triage"
+            return
+        await self._assign_agency(complaint, routing.agency_id, list(routing.copy_agency_ids), now)
+        await self._start_sla(complaint, routing.sla_hours, now)
+        complaint.rule_id = routing.rule_id
+        complaint.state = "forwarded"
+
+    def _routed(self, complaint: Complaint, routing: Routing, actor: Actor) -> None:
+        """The routing's timeline entry and event, once the complaint has its id."""
+        system = Actor.system("aturan tagar" if routing.via == "rule" else "sistem")
+        if complaint.agency_id is None:
             self._timeline(
                 complaint,
                 "triage",
@@ -439,10 +449,6 @@ class ComplaintService:
             )
             publish(self.session, "laksa.complaint_awaiting_triage", self._payload(complaint, actor))
             return
-        await self._assign_agency(complaint, routing.agency_id, list(routing.copy_agency_ids), now)
-        await self._start_sla(complaint, routing.sla_hours, now)
-        complaint.rule_id = routing.rule_id
-        complaint.state = "forwarded"
         self._timeline(
             complaint,
             "routed",
@@ -504,6 +510,8 @@ class ComplaintService:
                 Complaint.lat.between(min_lat, max_lat),
                 Complaint.lon.between(min_lon, max_lon),
             )
+            # nearest first already in SQL, so a crowded spot never loses its closest complaints
+            .order_by(func.abs(Complaint.lat - lat) + func.abs(Complaint.lon - lon))
             .limit(200)
         )
         if category_id is not None:
