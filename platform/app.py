@@ -28,6 +28,8 @@ from kotalive.context import current_tenant, current_tenant_or_none
 from kotalive.db import Database, current_database, install_database, tenant_session
 from kotalive.events import wait_for_relays
 from kotalive.jobs import install_jobs
+from kotalive.notify.dispatch import wait_for_hand_overs
+from kotalive.notify.routes import route_handlers as notify_routes
 from kotalive.pages import STATIC_DIR
 from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
 from kotalive.settings import Settings
@@ -231,6 +233,7 @@ def create_app(
             # Let relays of events committed by the last requests finish (the sweeper would
             # send them later anyway, but a clean shutdown should not leave that to it).
             await wait_for_relays(within=5.0)
+            await wait_for_hand_overs(within=5.0)
             stop.set()
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
@@ -247,13 +250,26 @@ def create_app(
         tags=["city"],
         opt={"public": True},
     )
+    # One Redis subscription per process fans live updates out to every screen it serves.
+    import redis.asyncio as aioredis
+    from litestar.channels import ChannelsPlugin
+    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+
+    channels = ChannelsPlugin(
+        backend=RedisChannelsPubSubBackend(redis=aioredis.from_url(settings.redis_url)),
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=1000,
+        subscriber_backlog_strategy="dropleft",
+    )
     app = Litestar(
+        plugins=[channels],
         route_handlers=[
             healthz,
             readyz,
             home,
             city_api,
             *identity_routes,
+            *notify_routes,
             *routers,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"public": True}
@@ -277,4 +293,5 @@ def create_app(
     app.state.oidc = oidc
     app.state.permissions = PermissionTable.build(modules)
     app.state.directory = directory
+    app.state.channels = channels
     return app

@@ -522,7 +522,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, object]:
 
 @tenants.command("integration")
 @click.argument("slug")
-@click.argument("kind", required=False, type=click.Choice(["siak", "simpeg", "sms", "oidc"]))
+@click.argument("kind", required=False, type=click.Choice(["siak", "simpeg", "sms", "oidc", "smtp"]))
 @click.option("--set", "sets", multiple=True, help="A setting, key=value (repeatable).")
 @click.option(
     "--secret", "secrets", multiple=True, help="A secret, key=value; stored encrypted (repeatable)."

@@ -16,6 +16,7 @@ declare in ``ModuleSpec.subscribers`` (plus any registered in-process with ``reg
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -134,8 +135,19 @@ def _module_consumers(event_type: str) -> list[Consumer]:
     ]
 
 
+# Reactions of the core to every event of a city (the event type "*"): outbound webhooks.
+CORE_CONSUMERS: tuple[Consumer, ...] = (
+    Consumer(name="core:webhooks", event_type="*", handler="kotalive.notify.webhooks:fan_out"),
+)
+
+
 def consumers_for(event_type: str) -> list[Consumer]:
-    return [*_module_consumers(event_type), *_registered.get(event_type, {}).values()]
+    return [
+        *_module_consumers(event_type),
+        *_registered.get(event_type, {}).values(),
+        *(c for c in CORE_CONSUMERS if c.event_type in ("*", event_type)),
+        *_registered.get("*", {}).values(),
+    ]
 
 
 def find_consumer(event_type: str, name: str) -> Consumer | None:
@@ -145,6 +157,25 @@ def find_consumer(event_type: str, name: str) -> Consumer | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveredEvent:
+    """The event a consumer is handling right now: its id makes effects idempotent further down
+    (a notification per event and recipient, for instance)."""
+
+    id: int
+    event_type: str
+    consumer: str
+
+
+_current_event: contextvars.ContextVar[DeliveredEvent | None] = contextvars.ContextVar(
+    "kotalive_event", default=None
+)
+
+
+def current_event() -> DeliveredEvent | None:
+    return _current_event.get()
+
+
 def register_consumer(
     event_type: str,
     handler: EventHandler | str,
@@ -152,8 +183,9 @@ def register_consumer(
     name: str | None = None,
     module: str | None = None,
 ) -> Consumer:
-    """Add a consumer in this process (tests, or core reactions that are not a module's)."""
-    _check_event_type(event_type)
+    """Add a consumer in this process (tests, or core reactions that are not a module's);
+    ``event_type`` "*" receives every event."""
+    _check_event_type(event_type, wildcard=True)
     if name is None:
         if isinstance(handler, str):
             name = f"{handler}:{event_type}"
@@ -210,7 +242,9 @@ _HOOKED = "kotalive_outbox_hooked"
 _BIND = "kotalive_outbox_bind"
 
 
-def _check_event_type(event_type: str) -> None:
+def _check_event_type(event_type: str, *, wildcard: bool = False) -> None:
+    if wildcard and event_type == "*":
+        return
     if not isinstance(event_type, str) or not EVENT_TYPE_PATTERN.match(event_type):
         raise InvalidEvent(
             f"event type {event_type!r}: use '<module>.<what_happened>' in lower case, "
@@ -441,7 +475,11 @@ async def deliver(
                         "event %s of %s already handled by %s; skipped", event_id, tenant.slug, consumer_name
                     )
                     return False
-                await handler(event_type, payload, session)
+                token = _current_event.set(DeliveredEvent(event_id, event_type, consumer_name))
+                try:
+                    await handler(event_type, payload, session)
+                finally:
+                    _current_event.reset(token)
         finally:
             await session.close()
     return True
@@ -473,6 +511,7 @@ __all__ = [
     "OutboxEvent",
     "UnknownConsumer",
     "consumers_for",
+    "current_event",
     "deliver",
     "dispatch_event",
     "find_consumer",

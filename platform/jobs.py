@@ -672,7 +672,8 @@ def boot_worker() -> None:
     install_database(database)
     install_broker(create_broker(settings, database=database))
     events.install_modules(modules)
-    import kotalive.auth.employees  # noqa: F401  (declares the core's Simpeg sync job)
+    import kotalive.auth.employees
+    import kotalive.notify.jobs  # noqa: F401  (the delivery and sweep jobs)
 
     modules.import_jobs()
 

@@ -73,6 +73,7 @@ class ModuleSpec:
     demo: str | None = None  # -> DemoHook: demo data for the demo cities (idempotent)
     texts: str | None = None  # -> {"id": {...}, "en": {...}}: the module's texts, merged at load
     commands: str | None = None  # -> a sequence of click commands added to ``kotalive``
+    messages: str | None = None  # -> a sequence of kotalive.notify.Message the module sends
     links: tuple[Link, ...] = ()
     enabled_by_default: bool = True
 
@@ -114,6 +115,14 @@ class LoadedModules:
 
     def demo_hooks(self) -> list[tuple[str, DemoHook]]:
         return [(s.name, resolve(s.demo)) for s in self.specs if s.demo]
+
+    def messages(self) -> list[Any]:
+        """Every notify.Message the loaded modules declare (the city admin rewords them)."""
+        found: list[Any] = []
+        for spec in self.specs:
+            if spec.messages:
+                found.extend(resolve(spec.messages))
+        return found
 
     def links_for(self, audience: str) -> list[tuple[str, Link]]:
         return [(s.name, link) for s in self.specs for link in s.links if link.audience == audience]

@@ -46,10 +46,12 @@ def periodic_work(settings: Settings, modules: LoadedModules) -> list[Periodic]:
     """The core's periodic work and every module's; refuses an unknown or platform actor."""
     from kotalive import events
     from kotalive.auth import employees
+    from kotalive.notify import jobs as notify_jobs
 
     work = [
         Periodic("core.outbox_sweep", events.sweep_outbox_job, max(1, settings.outbox_sweep_seconds)),
         Periodic("core.simpeg_sync", employees.sync_employees_job, employees.SYNC_EVERY_SECONDS),
+        Periodic("core.notify_sweep", notify_jobs.sweep_job, notify_jobs.SWEEP_EVERY_SECONDS),
     ]
     modules.import_jobs()
     for spec in modules.specs:

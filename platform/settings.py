@@ -62,6 +62,16 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ),
     ("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s", "lock_timeout for each city's migration transaction."),
     ("KOTALIVE_OUTBOX_SWEEP_SECONDS", "15", "How often the scheduler sweeps unsent outbox events."),
+    (
+        "KOTALIVE_NOTIFY_RETRY_SECONDS",
+        "30",
+        "First wait before an e-mail, SMS or webhook is tried again; it doubles per attempt (at most an hour).",
+    ),
+    (
+        "KOTALIVE_NOTIFY_LEASE_SECONDS",
+        "120",
+        "How long a worker holds a message it is sending; a worker that dies leaves it to be sent again after this.",
+    ),
     ("KOTALIVE_WORKER_PROCESSES", "1", "Dramatiq worker processes started by `kotalive worker`."),
     ("KOTALIVE_WORKER_THREADS", "4", "Dramatiq threads per worker process."),
     ("KOTALIVE_LOG_LEVEL", "INFO", "Log level."),
@@ -173,6 +183,8 @@ class Settings:
     tenant_cache_seconds: int = 30
     migration_lock_timeout: str = "5s"
     outbox_sweep_seconds: int = 15
+    notify_retry_seconds: int = 30
+    notify_lease_seconds: int = 120
     worker_processes: int = 1
     worker_threads: int = 4
     log_level: str = "INFO"
@@ -227,6 +239,8 @@ class Settings:
             tenant_cache_seconds=_int(e, "KOTALIVE_TENANT_CACHE_SECONDS", 30),
             migration_lock_timeout=e.get("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s"),
             outbox_sweep_seconds=_int(e, "KOTALIVE_OUTBOX_SWEEP_SECONDS", 15),
+            notify_retry_seconds=_int(e, "KOTALIVE_NOTIFY_RETRY_SECONDS", 30),
+            notify_lease_seconds=_int(e, "KOTALIVE_NOTIFY_LEASE_SECONDS", 120),
             worker_processes=_int(e, "KOTALIVE_WORKER_PROCESSES", 1),
             worker_threads=_int(e, "KOTALIVE_WORKER_THREADS", 4),
             log_level=e.get("KOTALIVE_LOG_LEVEL", "INFO").upper(),

@@ -60,7 +60,14 @@ def language_switch(request: Request, lang: str) -> str:
     """This page in the other language: the same path and query (filters, paging), ``lang`` set."""
     from urllib.parse import urlencode
 
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    from kotalive.auth.guards import safe_next
+
+    # ``next`` goes along only when it leads back into this site: never echo a foreign address.
+    query = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k != "lang" and (k != "next" or safe_next(v, "") == v)
+    ]
     return request.url.path + "?" + urlencode([*query, ("lang", lang)])
 
 

@@ -26,4 +26,4 @@ async def wait_until(check: Callable[[], Any], what: str, within: float = 5.0) -
 
 def settled(broker: RedisBroker, *queues: str) -> Callable[[], bool]:
     """True once every message of these queues has been acked or dead-lettered."""
-    return lambda: all(broker.do_qsize(q) == 0 for q in queues or ("events", "default"))
+    return lambda: all(broker.do_qsize(q) == 0 for q in queues or ("events", "default", "notify"))

@@ -40,6 +40,16 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     ),
     Permission("core.roles.manage", "Grant and revoke roles", ("city_admin",)),
     Permission("core.employees.sync", "Run the Simpeg sync on demand", ("city_admin",)),
+    Permission(
+        "core.notifications.view",
+        "See one's own notifications and choose how to get them",
+        ("citizen",) + tuple(STAFF_ROLES),
+    ),
+    Permission(
+        "core.notifications.manage",
+        "Word the city's messages, see and retry failed deliveries, keep webhooks",
+        ("city_admin",),
+    ),
     Permission("platform.tenants.view", "See the cities of the platform", PLATFORM_ROLES),
     Permission("platform.tenants.manage", "Create, suspend and migrate cities", ("platform_admin",)),
 )

@@ -32,6 +32,7 @@ def load_tenant_models() -> None:
     """Every table a city schema holds: the core's and every installed module's (switches aside)."""
     import kotalive.auth.models
     import kotalive.events
+    import kotalive.notify.models
     import kotalive.tenants.city_models  # noqa: F401
     from kotalive.registry import discover, resolve
 

@@ -15,6 +15,7 @@ SECRET_KEYS: dict[str, frozenset[str]] = {
     "simpeg": frozenset({"api_key"}),
     "sms": frozenset({"api_key"}),
     "oidc": frozenset({"client_secret"}),
+    "smtp": frozenset({"password"}),
 }
 # A NIK of a region that does not exist: a SIAK that answers "not found" is reachable and took the key.
 PROBE_NIK = "9999010101900001"
@@ -57,6 +58,18 @@ def build_client(kind: str, merged: Mapping[str, Any], *, allow_http: bool = Fal
             from kotalive.integrations.sms import SmsConfig, SmsGateway
 
             return SmsGateway(SmsConfig.from_dict(data))
+        if kind == "smtp":
+            from kotalive.notify.channels import SmtpConfig
+
+            secrets = {k: str(data.pop(k)) for k in list(data) if k in SECRET_KEYS["smtp"]}
+            from kotalive.integrations.http import Misconfigured
+
+            try:
+                return SmtpConfig.from_integration(data, secrets)
+            except Misconfigured as exc:
+                raise ConnectionSettingsError("smtp", exc.message) from exc
+            except (ValueError, TypeError) as exc:
+                raise ConnectionSettingsError("smtp", str(exc)) from exc
         if kind == "oidc":
             from kotalive.auth.oidc import OidcConfig, OidcConfigError
 
@@ -90,6 +103,27 @@ async def check_connection(kind: str, merged: Mapping[str, Any], *, allow_http: 
             return "Simpeg answered and accepted the key"
         if kind == "sms":
             return "settings are complete (an SMS gateway is only tested by sending a message)"
+        if kind == "smtp":
+            import aiosmtplib
+
+            smtp = aiosmtplib.SMTP(
+                hostname=client.host,
+                port=client.port,
+                use_tls=client.security == "tls",
+                start_tls=client.security == "starttls",
+                timeout=client.timeout_seconds,
+            )
+            try:
+                await smtp.connect()
+                if client.username:
+                    await smtp.login(client.username, client.password or "")
+                code, _ = await smtp.noop()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise ConnectionError(f"smtp: {type(exc).__name__}: {exc}") from exc
+            finally:
+                if smtp.is_connected:
+                    smtp.close()
+            return f"the SMTP server {client.host}:{client.port} answered ({code})"
         if kind == "oidc":
             from kotalive.auth.oidc import ProviderCache
 

@@ -41,6 +41,13 @@ def _concrete(path: str) -> str:
     )
 
 
+async def _ask(c: Any, method: str, path: str, headers: dict[str, str], handler: Any) -> Any:
+    """The answer; a live stream (opt "stream") is asked for its first events only (``once``)."""
+    if handler.opt.get("stream"):
+        return await c.request(method, path + "?once=true", headers=headers)
+    return await c.request(method, path, headers=headers, json={} if method != "GET" else None)
+
+
 def test_every_route_is_guarded_or_public(app) -> None:
     unmarked = [
         f"{m} {p}" for m, p, h in _routes(app) if permission_of(h) is None and not h.opt.get("public")
@@ -78,9 +85,7 @@ async def test_role_matrix(app, client_for, make_city) -> None:
                 is_platform_route = perm.startswith("platform.")
                 if is_platform_route != platform:
                     continue  # a platform login never reaches a city route and vice versa (tested elsewhere)
-                r = await c.request(
-                    method, _concrete(path), headers=headers, json={} if method != "GET" else None
-                )
+                r = await _ask(c, method, _concrete(path), headers, _handler)
                 allowed = table.allows({role}, perm)
                 if allowed and r.status_code in (401, 403):
                     failures.append(f"{role}: {method} {path} ({perm}) -> {r.status_code}, expected access")

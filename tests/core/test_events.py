@@ -29,6 +29,11 @@ PINGED = "testing.pinged"
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def only_the_tests_consumers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count messages and receipts of their own consumers: the core's reaction to
+    every event (outbound webhooks, tested in tests/notify) is left out here."""
+    monkeypatch.setattr(events, "CORE_CONSUMERS", ())
 
 
 async def publish(database: Database, city: TenantContext, payload: dict[str, Any]) -> int:

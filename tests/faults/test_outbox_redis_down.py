@@ -33,6 +33,13 @@ from kotalive.settings import Settings
 PINGED = "faults.pinged"
 
 
+@pytest.fixture(autouse=True)
+def only_the_tests_consumers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count messages and receipts of their own consumers: the core's reaction to
+    every event (outbound webhooks, tested in tests/notify) is left out here."""
+    monkeypatch.setattr(events, "CORE_CONSUMERS", ())
+
+
 class RedisServer:
     def __init__(self, workdir: Path) -> None:
         with socket.socket() as s:

@@ -12,11 +12,27 @@ module = ModuleSpec(
     texts="kotalive.modules.laksa.texts:TEXTS",
     commands="kotalive.modules.laksa.cli:commands",
     permissions=PERMISSIONS,
-    subscribers={"laksa.photos_uploaded": "kotalive.modules.laksa.subscribers:process_photos"},
+    messages="kotalive.modules.laksa.messages:MESSAGES",
+    subscribers={
+        f"laksa.{event}": f"kotalive.modules.laksa.subscribers:{handler}"
+        for event, handler in (
+            ("photos_uploaded", "process_photos"),
+            ("complaint_routed", "on_routed"),
+            ("complaint_awaiting_triage", "on_awaiting_triage"),
+            ("complaint_transferred", "on_transferred"),
+            ("complaint_status_changed", "on_status_changed"),
+            ("complaint_replied", "on_replied"),
+            ("complaint_assigned", "on_assigned"),
+            ("complaint_sla_at_risk", "on_sla_at_risk"),
+            ("complaint_sla_breached", "on_sla_breached"),
+            ("complaint_sla_escalated", "on_sla_escalated"),
+        )
+    },
     periodic=(
         PeriodicJob("sla_scan", "kotalive.modules.laksa.jobs.scan_sla", 60),
         PeriodicJob("close_resolved", "kotalive.modules.laksa.jobs.close_resolved", 3600),
         PeriodicJob("photo_sweep", "kotalive.modules.laksa.jobs.process_photos", 300),
+        PeriodicJob("daily_digest", "kotalive.modules.laksa.jobs.daily_digest", 3600),
     ),
     links=(
         Link("public", "laksa.link.report", "/lapor"),

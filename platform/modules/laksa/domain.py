@@ -59,6 +59,7 @@ TIMELINE_KINDS = (
     "rated",
     "sla_at_risk",
     "sla_breached",
+    "sla_escalated",
     "photo",
 )
 
@@ -675,6 +676,8 @@ class LaksaConfig:
     description_min: int = 10
     description_max: int = 4000
     submissions_per_hour: int = 10
+    escalate_after_minutes: int = 60  # breached and still open this long: the Live Room is told
+    digest_hour: int = 7  # when supervisors get their daily summary (the city's local time)
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod

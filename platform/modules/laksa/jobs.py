@@ -38,3 +38,16 @@ async def process_photos() -> None:
         await session.commit()
     if done:
         log.info("processed %d pending photo(s) of %s", done, current_tenant().slug)
+
+
+@tenant_actor(actor_name="kotalive.modules.laksa.jobs.daily_digest", max_retries=3, time_limit=300_000)
+async def daily_digest() -> None:
+    """Each agency's supervisors get the day's summary once, from the city's digest hour on
+    (the scheduler asks every hour; the day in the message's source keeps it to once)."""
+    from kotalive.modules.laksa.digest import send_digests
+
+    async with tenant_session() as session:
+        sent = await send_digests(session)
+        await session.commit()
+    if sent:
+        log.info("daily digest of %s for %d agency(ies)", current_tenant().slug, sent)

@@ -198,6 +198,8 @@ class Complaint(TenantBase):
     at_risk_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sla_at_risk_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sla_breached_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Breached and still open this long after (``escalate_after_minutes``): the Live Room is told.
+    sla_escalated_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     forwarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1159,7 +1159,50 @@ async def scan_sla(
             await session.commit()
             if len(rows) < batch:
                 break
+    counts["escalated"] = await _escalate(session, service, system, now, batch)
     return counts
+
+
+async def _escalate(
+    session: TenantSession, service: ComplaintService, system: Actor, now: dt.datetime, batch: int
+) -> int:
+    """Breached and still open ``escalate_after_minutes`` later: once, for the Live Room."""
+    cutoff = now - dt.timedelta(minutes=service.config.escalate_after_minutes)
+    escalated = 0
+    while True:
+        rows = list(
+            (
+                await session.execute(
+                    select(Complaint)
+                    .where(
+                        Complaint.state.in_(OPEN_STATES),
+                        Complaint.sla_breached_flagged_at <= cutoff,
+                        Complaint.sla_escalated_flagged_at.is_(None),
+                    )
+                    .order_by(Complaint.sla_breached_flagged_at)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars()
+        )
+        for complaint in rows:
+            complaint.sla_escalated_flagged_at = now
+            service._timeline(
+                complaint,
+                "sla_escalated",
+                system,
+                public=False,
+                data={"after_minutes": service.config.escalate_after_minutes},
+            )
+            publish(
+                session,
+                "laksa.complaint_sla_escalated",
+                service._payload(complaint, system, overdue_minutes=_minutes(now, complaint.due_at)),
+            )
+        escalated += len(rows)
+        await session.commit()
+        if len(rows) < batch:
+            return escalated
 
 
 def _minutes(now: dt.datetime, due: dt.datetime | None) -> int | None:

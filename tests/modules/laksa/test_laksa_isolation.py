@@ -117,7 +117,7 @@ async def test_jobs_and_sql_of_b_never_touch_a(app, client_for, database, two_ci
         await s.commit()
     with use_tenant(b):
         async with database.tenant_session(b) as s:
-            assert await services.scan_sla(s) == {"at_risk": 0, "breached": 0}
+            assert await services.scan_sla(s) == {"at_risk": 0, "breached": 0, "escalated": 0}
             rows = (await s.execute_sql("SELECT description FROM {city}.laksa_complaint")).all()
             assert all("Rahasia" not in r[0] for r in rows)
     async with database.tenant_session(a) as s:

@@ -80,28 +80,44 @@ async def test_the_scan_flags_at_risk_then_breached_once_each(app, client_for, d
             assert await services.scan_sla(s, now=at_risk_moment - dt.timedelta(minutes=1)) == {
                 "at_risk": 0,
                 "breached": 0,
+                "escalated": 0,
             }
             assert await services.scan_sla(s, now=at_risk_moment + dt.timedelta(minutes=1)) == {
                 "at_risk": 1,
                 "breached": 0,
+                "escalated": 0,
             }
             assert await services.scan_sla(s, now=at_risk_moment + dt.timedelta(minutes=2)) == {
                 "at_risk": 0,
                 "breached": 0,
+                "escalated": 0,
             }
             assert await services.scan_sla(s, now=due + dt.timedelta(minutes=1)) == {
                 "at_risk": 0,
                 "breached": 1,
+                "escalated": 0,
             }
-            assert await services.scan_sla(s, now=due + dt.timedelta(days=3)) == {"at_risk": 0, "breached": 0}
+            # still open long after: escalated to the Live Room, once
+            assert await services.scan_sla(s, now=due + dt.timedelta(days=3)) == {
+                "at_risk": 0,
+                "breached": 0,
+                "escalated": 1,
+            }
+            assert await services.scan_sla(s, now=due + dt.timedelta(days=4)) == {
+                "at_risk": 0,
+                "breached": 0,
+                "escalated": 0,
+            }
     assert await flagged(database, city) == [
         ("laksa.complaint_sla_at_risk", lamp["id"]),
         ("laksa.complaint_sla_breached", lamp["id"]),
+        ("laksa.complaint_sla_escalated", lamp["id"]),
     ]
     staff = (await pupr.get(f"/api/v1/laksa/complaints/{lamp['id']}")).json()
     assert [e["kind"] for e in staff["timeline"] if e["kind"].startswith("sla_")] == [
         "sla_at_risk",
         "sla_breached",
+        "sla_escalated",
     ]
     public_view = (await client_for(city.primary_host).get(f"/api/v1/laksa/complaints/{lamp['id']}")).json()
     assert public_view["audience"] == "public"
@@ -120,7 +136,7 @@ async def test_a_complaint_past_due_is_flagged_breached_only(app, client_for, da
         await s.commit()
     with use_tenant(city):
         async with database.tenant_session(city) as s:
-            assert await services.scan_sla(s) == {"at_risk": 0, "breached": 1}
+            assert await services.scan_sla(s) == {"at_risk": 0, "breached": 1, "escalated": 0}
     assert [t for t, _ in await flagged(database, city)] == ["laksa.complaint_sla_breached"]
     pupr = await employee(app, client_for, database, city, "pupr")
     breached = (await pupr.get("/api/v1/laksa/inbox", params={"sla": "breached"})).json()["items"]

@@ -1,0 +1,108 @@
+"""Live updates for screens: Redis pub/sub channels named per city, and server-sent event streams.
+
+Any process (web or worker) publishes to a channel after its transaction committed; every web
+process holds one Redis subscription (Litestar's ChannelsPlugin with the pub/sub backend) and fans
+messages out to its connected screens. A channel name always starts with the city's id, so a screen
+of one city never subscribes to another's, and a principal's own channel is derived from its login
+(never from what the client asks for).
+
+Pub/sub keeps nothing: a screen that was away reloads what it shows from the database (the bell
+asks for its unread count when it reconnects), so a lost message only delays what is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from kotalive.context import TenantContext
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 20.0  # below the idle timeouts of common proxies (nginx 60 s)
+CHANNEL_PREFIX = "kl"
+
+
+def person_channel(tenant: TenantContext | int, kind: str, person_id: int) -> str:
+    """One person's channel in one city: their bell."""
+    tenant_id = tenant.id if isinstance(tenant, TenantContext) else tenant
+    return f"{CHANNEL_PREFIX}:{tenant_id}:{kind}:{person_id}"
+
+
+def topic_channel(tenant: TenantContext | int, topic: str) -> str:
+    """A city-wide channel (e.g. ``laksa:agency:7``, ``laksa:triage``)."""
+    tenant_id = tenant.id if isinstance(tenant, TenantContext) else tenant
+    return f"{CHANNEL_PREFIX}:{tenant_id}:{topic}"
+
+
+def encode(event: str, data: dict[str, Any]) -> bytes:
+    return msgspec.json.encode({"event": event, "data": data})
+
+
+def publish_sync(redis_client: Any, channel: str, event: str, data: dict[str, Any]) -> None:
+    """Blocking publish (a worker thread, or ``asyncio.to_thread``)."""
+    redis_client.publish(channel, encode(event, data))
+
+
+async def publish(redis_client: Any, messages: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Publish (channel, event, data) messages with an asyncio Redis client; failures are logged,
+    never raised: the database already holds the truth."""
+    try:
+        async with redis_client.pipeline(transaction=False) as pipe:
+            for channel, event, data in messages:
+                pipe.publish(channel, encode(event, data))
+            await pipe.execute()
+    except Exception as exc:  # Redis away: screens catch up when they reload
+        log.warning("live updates not published (%d message(s)): %s", len(messages), exc)
+
+
+def sse_stream(
+    channels_plugin: Any,
+    channels: Sequence[str],
+    first: Sequence[tuple[str, Any]] = (),
+    *,
+    once: bool = False,
+) -> ServerSentEvent:
+    """A server-sent event stream of what is published on ``channels``: ``first`` (event, data)
+    pairs right away, then every message, and a comment every ``HEARTBEAT_SECONDS`` so idle
+    connections stay open. Clients reconnect by themselves (EventSource) and reload their state.
+    ``once``: only ``first``, then the stream ends."""
+
+    async def events() -> AsyncIterator[ServerSentEventMessage]:
+        for event, data in first:
+            yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
+        if once:
+            return
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
+
+        async def put(message: bytes) -> None:
+            with contextlib.suppress(asyncio.QueueFull):  # a stuck screen drops, never blocks others
+                queue.put_nowait(message)
+
+        subscriber = await channels_plugin.subscribe(list(channels))
+        try:
+            async with subscriber.run_in_background(put):
+                while True:
+                    try:
+                        raw = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                        continue
+                    try:
+                        decoded = msgspec.json.decode(raw)
+                    except msgspec.DecodeError:
+                        continue
+                    yield ServerSentEventMessage(
+                        event=str(decoded.get("event") or "message"),
+                        data=msgspec.json.encode(decoded.get("data")).decode(),
+                    )
+        finally:
+            await channels_plugin.unsubscribe(subscriber)
+
+    return ServerSentEvent(events(), headers={"cache-control": "no-store", "x-accel-buffering": "no"})
