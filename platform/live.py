@@ -105,4 +105,4 @@ def sse_stream(
         finally:
             await channels_plugin.unsubscribe(subscriber)
 
-    return ServerSentEvent(events(), headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+    return ServerSentEvent(events())  # it sends Cache-Control: no-cache and X-Accel-Buffering: no itself

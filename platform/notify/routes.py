@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import ServerSentEvent
 
 from kotalive import live
 from kotalive.auth import audit
@@ -106,8 +107,9 @@ async def mark_read(data: JSONBody[ReadIn | None] = None) -> Response[Any]:
     guards=[requires(VIEW)],
     summary="My notifications as they happen (server-sent events)",
     opt={"stream": True},
+    media_type="text/event-stream",
 )
-async def stream(request: Request, once: FromQuery[bool] = False) -> Any:
+async def stream(request: Request, once: FromQuery[bool] = False) -> ServerSentEvent:
     """``once``: the current state and then the end of the stream (a snapshot, for scripts)."""
     me = _person()
     tenant = current_tenant()
