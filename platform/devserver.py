@@ -487,7 +487,7 @@ def kotalive_command() -> list[str]:
     return [sys.executable, "-P", "-c", "from kotalive.cli import main; main()"]
 
 
-SIMULATORS_PORT_OFFSET = 100  # SIAK on web port + 100, Simpeg +101, SMS +102, OpenID +103
+SIMULATORS_PORT_OFFSET = 100  # SIAK on web port + 100, Simpeg +101, SMS +102, OpenID +103, SMTP +104
 
 
 def simulators_command(settings: Any, web_port: int, base_port: int) -> list[str]:
@@ -517,7 +517,7 @@ async def _simulators_ready(proc: asyncio.subprocess.Process, base_port: int, wi
     """True once all four simulators answer; False when the process ended or ``within`` passed."""
     deadline = time.monotonic() + within
     while proc.returncode is None and time.monotonic() < deadline:
-        answers = [await asyncio.to_thread(port_answers, "127.0.0.1", base_port + i, 0.2) for i in range(4)]
+        answers = [await asyncio.to_thread(port_answers, "127.0.0.1", base_port + i, 0.2) for i in range(5)]
         if all(answers):
             return True
         await asyncio.sleep(0.1)
@@ -637,7 +637,7 @@ async def _supervise(
             out.say("stopping")
             return 0
         if not sims_ready.result():
-            out.say(f"the simulators did not start (ports {sims_port}-{sims_port + 3} free?); see above")
+            out.say(f"the simulators did not start (ports {sims_port}-{sims_port + 4} free?); see above")
             return 1
         steps: list[tuple[str, list[str]]] = [("db", [*cli, "db", "upgrade"])]
         if seed_demo:

@@ -82,16 +82,28 @@ PERSONA_ROLES = {
     "liveroom_operator": "liveroom_operator",
     "city_admin": "city_admin",
 }
-SIMULATOR_KINDS = ("siak", "simpeg", "sms", "oidc")  # in port order from the base port
+# In port order from the base port; "smtp" is the mail sink (SMTP), the others speak HTTP.
+SIMULATOR_KINDS = ("siak", "simpeg", "sms", "oidc", "smtp")
 
 
 def simulator_urls(base_port: int, host: str = "127.0.0.1") -> dict[str, str]:
-    return {kind: f"http://{host}:{base_port + i}" for i, kind in enumerate(SIMULATOR_KINDS)}
+    return {
+        kind: f"{'smtp' if kind == 'smtp' else 'http'}://{host}:{base_port + i}"
+        for i, kind in enumerate(SIMULATOR_KINDS)
+    }
+
+
+def demo_inboxes(urls: dict[str, str], slug: str) -> dict[str, str]:
+    """Where a demo city's SMS and e-mails land (both pages are on the SMS simulator's port)."""
+    return {"sms": f"{urls['sms']}/{slug}/inbox", "mail": f"{urls['sms']}/{slug}/mail"}
 
 
 def demo_integrations(demo: Any, urls: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
     """(config, secrets) per integration kind for one demo city of the simulators."""
+    from urllib.parse import urlsplit
+
     slug = demo.slug
+    smtp = urlsplit(urls["smtp"])
     return {
         "siak": (
             {"base_url": f"{urls['siak']}/{slug}", "timeout_seconds": 5.0},
@@ -110,6 +122,19 @@ def demo_integrations(demo: Any, urls: dict[str, str]) -> dict[str, tuple[dict[s
                 "api_audience": demo.api_audience,
             },
             {"client_secret": demo.oidc_client_secret},
+        ),
+        # The mail sink on loopback: plain SMTP (no TLS), the city's login names its mailbox.
+        "smtp": (
+            {
+                "host": smtp.hostname,
+                "port": smtp.port,
+                "security": "none",
+                "username": demo.smtp_username,
+                "from_address": demo.mail_from,
+                "from_name": demo.mail_from_name,
+                "timeout_seconds": 5.0,
+            },
+            {"password": demo.smtp_password},
         ),
     }
 
@@ -172,12 +197,16 @@ async def wire_demo_identity(settings: Any, *, base_port: int, web_port: int) ->
                         )
                     await session.commit()
                 lines.append(f"{city.name} ({synced.get('seen', 0)} staff synced from the Simpeg simulator):")
+                inboxes = demo_inboxes(urls, slug)
                 citizen = personas.get("citizen")
                 if citizen is not None:
                     lines.append(
                         f"  citizen         {origin}/daftar  register with NIK {citizen.nik}, phone {citizen.phone} "
-                        f"({citizen.name}); SMS codes at {urls['sms']}/{slug}/inbox"
+                        f"({citizen.name}); SMS codes at {inboxes['sms']}"
                     )
+                lines.append(
+                    f"  mail inbox      {inboxes['mail']}  (e-mails to the staff, from {demo.mail_from})"
+                )
                 for persona_role, label in (
                     ("employee", "employee"),
                     ("agency_supervisor", "supervisor"),

@@ -21,3 +21,5 @@ def clean_faults(sims: SimulatorHandle) -> Iterator[SimulatorHandle]:
     for kind in ("siak", "simpeg", "sms"):
         for city in sims.cities:
             sims.faults(kind, city).reset()  # type: ignore[arg-type]
+    for city in sims.cities:
+        sims.mail_faults(city).reset()

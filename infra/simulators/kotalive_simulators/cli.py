@@ -1,4 +1,4 @@
-"""``kotalive-simulators`` / ``python -P infra/simulators/run.py``: all four simulators until Ctrl-C."""
+"""``kotalive-simulators`` / ``python -P infra/simulators/run.py``: every simulator until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from kotalive_simulators.server import KINDS, SimulatorHandle, start_simulators
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kotalive-simulators",
-        description="SIAK, Simpeg, SMS gateway and OpenID provider simulators with the demo cities' data "
-        "(development only).",
+        description="SIAK, Simpeg, SMS gateway and OpenID provider simulators and a mail sink (SMTP) with "
+        "the demo cities' data (development only).",
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; keep it loopback)")
     p.add_argument(
         "--base-port",
         type=int,
         default=8100,
-        help="SIAK on this port, Simpeg +1, SMS +2, OpenID +3 (default 8100; 0 = free ports)",
+        help="SIAK on this port, Simpeg +1, SMS +2, OpenID +3, SMTP +4 (default 8100; 0 = free ports)",
     )
     p.add_argument("--state-dir", type=Path, help="keep the OpenID signing keys here across restarts")
     p.add_argument(
@@ -44,6 +44,10 @@ def describe(handle: SimulatorHandle) -> dict[str, object]:
     return {
         "urls": handle.urls,
         "cities": {city: handle.city_settings(city) for city in handle.cities},
+        "inboxes": {
+            city: {"sms": handle.sms_inbox_url(city), "mail": handle.mail_inbox_url(city)}
+            for city in handle.cities
+        },
         "personas": {
             city: [{k: v for k, v in asdict(p).items() if v is not None} for p in handle.personas(city)]
             for city in handle.cities
@@ -54,7 +58,8 @@ def describe(handle: SimulatorHandle) -> dict[str, object]:
 def _text(handle: SimulatorHandle) -> str:
     lines = ["Kota Live simulators (development only, invented people):"]
     for kind in KINDS:
-        lines.append(f"  {kind:<7} {handle.root(kind)}/<city>")
+        where = handle.root(kind) if kind == "smtp" else f"{handle.root(kind)}/<city>"
+        lines.append(f"  {kind:<7} {where}")
     for city in handle.cities:
         s = handle.city_settings(city)
         lines.append(f"{city}:")
@@ -63,7 +68,13 @@ def _text(handle: SimulatorHandle) -> str:
         if "oidc" in s:
             o = s["oidc"]
             lines.append(f"  oidc    {o['issuer']}  client {o['client_id']} / {o['client_secret']}")
-        lines.append(f"  SMS inbox: {handle.base_url('sms', city)}/inbox")
+        m = s["smtp"]
+        lines.append(
+            f"  smtp    {m['host']}:{m['port']} (no TLS)  login {m['username']} / {m['password']}  "
+            f"from {m['from_address']}"
+        )
+        lines.append(f"  SMS inbox:  {handle.sms_inbox_url(city)}")
+        lines.append(f"  Mail inbox: {handle.mail_inbox_url(city)}")
         for p in handle.personas(city):
             ident = f"NIK {p.nik} phone {p.phone}" if p.nik else f"login {p.username} (NIP {p.nip})"
             lines.append(f"  {p.label:<26} {p.name}: {ident}")

@@ -202,6 +202,23 @@ class DemoCity:
         return f"sms-{self.slug}-dev-key"
 
     @property
+    def smtp_username(self) -> str:
+        return self.slug
+
+    @property
+    def smtp_password(self) -> str:
+        """The city's password at the mail sink, also its key for the sink's JSON API."""
+        return f"smtp-{self.slug}-dev-key"
+
+    @property
+    def mail_from(self) -> str:
+        return f"noreply@{self.email_domain}"
+
+    @property
+    def mail_from_name(self) -> str:
+        return f"Kota Live - {self.region.name}"
+
+    @property
     def oidc_client_id(self) -> str:
         return f"kotalive-{self.slug}"
 

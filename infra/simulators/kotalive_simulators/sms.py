@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -58,7 +59,8 @@ class Outbox:
         return [m for m in self.messages if to is None or m.to == to]
 
 
-def sms_app(cities: dict[str, DemoCity]) -> Litestar:
+def sms_app(cities: dict[str, DemoCity], extra_handlers: Sequence[Any] = ()) -> Litestar:
+    """The SMS gateway; ``extra_handlers`` are served beside it (the mail sink's inbox and API)."""
     gate = CityGate({slug: city.sms_api_key for slug, city in cities.items()})
     outboxes = {slug: Outbox(slug) for slug in cities}
 
@@ -114,7 +116,7 @@ def sms_app(cities: dict[str, DemoCity]) -> Litestar:
     def reset(city: str) -> None:
         outboxes[city] = Outbox(city)
 
-    app = Litestar([send, inbox, inbox_page, *control_handlers(gate, reset)], debug=False)
+    app = Litestar([send, inbox, inbox_page, *control_handlers(gate, reset), *extra_handlers], debug=False)
     app.state.gate = gate
     app.state.outboxes = outboxes
     return app
