@@ -29,6 +29,7 @@ from kotalive.db import Database, current_database, install_database, tenant_ses
 from kotalive.events import wait_for_relays
 from kotalive.jobs import install_jobs
 from kotalive.notify.dispatch import wait_for_hand_overs
+from kotalive.notify.pages import route_handlers as notify_pages
 from kotalive.notify.routes import route_handlers as notify_routes
 from kotalive.pages import STATIC_DIR
 from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
@@ -270,6 +271,7 @@ def create_app(
             city_api,
             *identity_routes,
             *notify_routes,
+            *notify_pages,
             *routers,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"public": True}

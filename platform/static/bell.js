@@ -47,3 +47,24 @@
     } catch (err) { /* ignore a broken frame */ }
   });
 })();
+
+/* The notification settings form (/notifikasi/pengaturan): choosing "on/off for every message" for
+   a channel ticks that channel's boxes to match, and "per kind of message" puts each box back to
+   the person's own choice or the message's default, so the page shows what will happen. Without
+   this script the server still applies the choice to every box left as it was. */
+(function () {
+  "use strict";
+  var form = document.querySelector("form.prefs");
+  if (!form) return;
+  form.querySelectorAll("select[name^='all.']").forEach(function (select) {
+    var channel = select.name.slice(4);
+    select.addEventListener("change", function () {
+      form.querySelectorAll("input[type=checkbox][data-channel='" + channel + "']").forEach(function (box) {
+        if (select.value === "on") box.checked = true;
+        else if (select.value === "off") box.checked = false;
+        else if (box.hasAttribute("data-own")) box.checked = box.getAttribute("data-own") === "1";
+        else box.checked = box.getAttribute("data-default") === "1";
+      });
+    });
+  });
+})();
