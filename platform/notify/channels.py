@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from typing import Any
 
 import aiosmtplib
@@ -120,8 +120,12 @@ async def send_email(config: SmtpConfig, to: str, subject: str, body: str, messa
     return Outcome(provider_id=message_id, status_code=250, detail=str(reply)[:300])
 
 
-def make_message_id(tenant_slug: str, delivery_id: int) -> str:
-    return make_msgid(idstring=f"{tenant_slug}.{delivery_id}", domain="kotalive")
+def make_message_id(tenant_id: int, delivery_id: int) -> str:
+    """The same for every try of one delivery (``email.utils.make_msgid`` would add the time and a
+    random number, so a retry after a crash could not be recognised as the same message)."""
+    # the city's immutable id, not its slug: a purged city recreated under the same slug starts
+    # its delivery ids over, and must not repeat another city's Message-IDs
+    return f"<notify.{delivery_id}.city{tenant_id}@kotalive>"
 
 
 # ---- SMS -----------------------------------------------------------------------------------------
