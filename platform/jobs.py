@@ -80,6 +80,8 @@ DEFAULT_MIN_BACKOFF_MS = 1_000
 DEFAULT_MAX_BACKOFF_MS = 10 * 60_000
 DEFAULT_TIME_LIMIT_MS = 5 * 60_000
 DEFAULT_MAX_AGE_MS = 24 * 3_600_000
+HEARTBEAT_TIMEOUT_MS = 15_000
+MAINTENANCE_CHANCE = 10_000  # per million Redis commands
 # Dead letters (failed, too old or malformed messages) stay in Redis this long for inspection.
 DEAD_LETTER_TTL_MS = 14 * 24 * 3_600_000
 
@@ -414,6 +416,11 @@ def create_broker(
         namespace=namespace,
         middleware=middleware,
         dead_message_ttl=DEAD_LETTER_TTL_MS,
+        # A worker killed mid-message leaves it "in flight": another worker takes it back once the
+        # dead one is silent this long, checked on about one command in a hundred (Dramatiq's
+        # defaults, 60 s and one in a thousand, left such messages waiting for minutes).
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -62,22 +62,30 @@ async def publish(redis_client: Any, messages: Sequence[tuple[str, str, dict[str
         log.warning("live updates not published (%d message(s)): %s", len(messages), exc)
 
 
+First = Sequence[tuple[str, Any]] | Callable[[], Awaitable[Sequence[tuple[str, Any]]]]
+
+
 def sse_stream(
     channels_plugin: Any,
     channels: Sequence[str],
-    first: Sequence[tuple[str, Any]] = (),
+    first: First = (),
     *,
     once: bool = False,
 ) -> ServerSentEvent:
     """A server-sent event stream of what is published on ``channels``: ``first`` (event, data)
     pairs right away, then every message, and a comment every ``HEARTBEAT_SECONDS`` so idle
     connections stay open. Clients reconnect by themselves (EventSource) and reload their state.
+    ``first`` may be a coroutine function: it is run once subscribed, so the state it reads and
+    the messages that follow leave no gap.
     ``once``: only ``first``, then the stream ends."""
 
+    async def initial() -> Sequence[tuple[str, Any]]:
+        return await first() if callable(first) else first
+
     async def events() -> AsyncIterator[ServerSentEventMessage]:
-        for event, data in first:
-            yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
         if once:
+            for event, data in await initial():
+                yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
             return
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
 
@@ -85,8 +93,11 @@ def sse_stream(
             with contextlib.suppress(asyncio.QueueFull):  # a stuck screen drops, never blocks others
                 queue.put_nowait(message)
 
+        # Subscribed before the first events go out: nothing published meanwhile is missed.
         subscriber = await channels_plugin.subscribe(list(channels))
         try:
+            for event, data in await initial():
+                yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
             async with subscriber.run_in_background(put):
                 while True:
                     try:

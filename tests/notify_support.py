@@ -13,8 +13,13 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from sqlalchemy import update
+from support import settled, wait_until
 
 from kotalive.auth.crypto import Vault
+from kotalive.auth.models import Citizen, Employee
+from kotalive.events import wait_for_relays
+from kotalive.notify.dispatch import wait_for_hand_overs
 from kotalive.tenants.integrations import set_integration
 
 
@@ -94,3 +99,22 @@ async def wire(
             key = sms.pop("api_key")
             await set_integration(session, vault, "sms", config=sms, secrets={"api_key": key})
         await session.commit()
+
+
+async def with_contact(
+    database: Any, city: Any, person: Any, *, email: str | None = None, phone: str | None = None
+) -> None:
+    """Give a test person an e-mail address or phone number."""
+    async with database.tenant_session(city) as s:
+        model = Employee if person.principal.kind == "employee" else Citizen
+        values = {k: v for k, v in (("email", email), ("phone", phone)) if v}
+        await s.execute(update(model).where(model.id == person.id).values(**values))
+        await s.commit()
+
+
+async def settle(broker: Any) -> None:
+    """Wait until events, their consumers and the deliveries they made have all been handled."""
+    await wait_for_relays()
+    await wait_until(settled(broker), "the queues to drain", 20)
+    await wait_for_hand_overs()
+    await wait_until(settled(broker), "the deliveries to drain", 20)

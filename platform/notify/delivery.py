@@ -145,7 +145,7 @@ class _CityChannels:
 async def _send_one(city: _CityChannels, item: Claimed) -> channels.Outcome:
     if item.channel == "email":
         config = await city.smtp()
-        message_id = channels.make_message_id(city.tenant.slug, item.id)
+        message_id = channels.make_message_id(city.tenant.id, item.id)
         return await channels.send_email(config, item.address, item.subject or "", item.body, message_id)
     if item.channel == "sms":
         return await channels.send_sms(await city.sms(), item.address, item.body, f"notify-{item.id}")
@@ -176,7 +176,19 @@ async def deliver(
     for item in claimed:
         started = time.monotonic()
         if limiter is not None and item.channel in RATE_LIMITS:
-            verdict = await limiter.hit(RATE_LIMITS[item.channel], str(tenant.id))
+            try:
+                verdict = await limiter.hit(RATE_LIMITS[item.channel], str(tenant.id))
+            except Exception as exc:  # Redis away: the limit cannot be counted, so do not send now
+                log.warning(
+                    "rate limit of %s %s unknown (%s); delivery %s postponed",
+                    tenant.slug,
+                    item.channel,
+                    exc,
+                    item.id,
+                )
+                await _postpone(database, tenant, item, 5)
+                counts["postponed"] += 1
+                continue
             if not verdict.allowed:
                 await _postpone(database, tenant, item, verdict.retry_after)
                 counts["postponed"] += 1

@@ -4,6 +4,7 @@ what is due (retries, quiet hours that ended, anything a crash or Redis left beh
 from __future__ import annotations
 
 import logging
+import weakref
 
 from kotalive.context import current_tenant
 from kotalive.db import get_database
@@ -35,7 +36,7 @@ async def sweep_job() -> None:
         log.info("notification sweep of %s: %s", current_tenant().slug, total)
 
 
-_clients: dict[int, object] = {}
+_clients: weakref.WeakKeyDictionary[object, object] = weakref.WeakKeyDictionary()
 
 
 def _async_redis() -> object | None:
@@ -45,11 +46,11 @@ def _async_redis() -> object | None:
     import redis.asyncio as aioredis
 
     loop = asyncio.get_running_loop()
-    client = _clients.get(id(loop))
+    client = _clients.get(loop)
     if client is None:
         url = get_database().settings.redis_url
         if not url:
             return None
         client = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        _clients[id(loop)] = client
+        _clients[loop] = client
     return client

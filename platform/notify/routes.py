@@ -113,12 +113,13 @@ async def stream(request: Request, once: FromQuery[bool] = False) -> ServerSentE
     """``once``: the current state and then the end of the stream (a snapshot, for scripts)."""
     me = _person()
     tenant = current_tenant()
-    async with tenant_session() as session:
-        count = await service.unread_count(session, me.kind, me.id)
+
+    async def unread_now() -> list[tuple[str, Any]]:
+        async with tenant_session(tenant) as session:
+            return [("unread", {"unread": await service.unread_count(session, me.kind, me.id)})]
+
     channels = [live.person_channel(tenant, me.kind, me.id)]
-    return live.sse_stream(
-        request.app.state.channels, channels, first=[("unread", {"unread": count})], once=once
-    )
+    return live.sse_stream(request.app.state.channels, channels, first=unread_now, once=once)
 
 
 @get("/preferences", guards=[requires(VIEW)], summary="How I want to be told")

@@ -5,35 +5,18 @@ it is resolved), the Live Room for emergencies (urgent, whatever the hour)."""
 from __future__ import annotations
 
 from laksa_support import CIPONDOH, citizen, employee, submit
-from sqlalchemy import select, update
-from support import settled, wait_until
+from notify_support import settle, with_contact
+from sqlalchemy import select
 
 from kotalive import events
-from kotalive.auth.models import Citizen, Employee
-from kotalive.events import OutboxEvent, wait_for_relays
-from kotalive.notify.dispatch import wait_for_hand_overs
+from kotalive.events import OutboxEvent
 from kotalive.notify.models import Delivery, Notification
-
-
-async def with_contact(database, city, person, *, email=None, phone=None) -> None:
-    async with database.tenant_session(city) as s:
-        model = Employee if person.principal.kind == "employee" else Citizen
-        values = {k: v for k, v in (("email", email), ("phone", phone)) if v}
-        await s.execute(update(model).where(model.id == person.id).values(**values))
-        await s.commit()
 
 
 async def bell(person) -> list[dict]:
     r = await person.get("/api/v1/notifications")
     assert r.status_code == 200, r.text
     return r.json()["items"]
-
-
-async def settle(broker) -> None:
-    await wait_for_relays()
-    await wait_until(settled(broker), "the queues to drain", 20)
-    await wait_for_hand_overs()
-    await wait_until(settled(broker), "the deliveries to drain", 20)
 
 
 async def test_a_tagged_complaint_tells_the_agency_and_its_resolution_tells_the_citizen(

@@ -250,9 +250,9 @@ class ComplaintService:
         if address is not None and unstorable(address):
             problems.append(Problem("address", "invalid"))
             address = None
-        for key, value in (new.contact or {}).items():
+        for contact_field, value in (new.contact or {}).items():
             if isinstance(value, str) and unstorable(value):
-                problems.append(Problem(f"contact[{key}]", "invalid"))
+                problems.append(Problem(f"contact[{contact_field}]", "invalid"))
         if point is None and address is None and not any(p.field == "location" for p in problems):
             problems.append(Problem("location", "required"))
 
