@@ -249,3 +249,27 @@ async def test_text_postgresql_cannot_store_is_refused_not_a_500(app, client_for
     note = await pupr.post(f"/api/v1/laksa/complaints/{cid}/notes", json={"body": "catatan\x00"})
     assert note.status_code == 422 and errors(note) == {"body": "body.invalid"}
     assert await count(database, city) == 1
+
+
+async def test_a_partner_retry_with_contact_details_finds_the_first_complaint(database, city) -> None:
+    from kotalive.context import use_tenant
+    from kotalive.modules.laksa.services import Actor, ComplaintService, NewComplaint
+
+    new = NewComplaint(
+        description="Lampu jalan mati di ujung gang #lampumati",
+        lat=CIPONDOH[0],
+        lon=CIPONDOH[1],
+        idempotency_key="partner-1",
+        contact={"first_name": "Warga", "last_name": "Demo"},
+        source="open311",
+    )
+    from kotalive.modules.laksa.configuration import issue_api_key
+
+    with use_tenant(city):
+        async with database.tenant_session(city) as s:
+            key, _ = await issue_api_key(s, "app", "test")
+            await s.commit()
+            first = await ComplaintService(s).submit(Actor.partner(key.id, "app"), new)
+            again = await ComplaintService(s).submit(Actor.partner(key.id, "app"), new)
+    assert not first.replayed and again.replayed and again.complaint.id == first.complaint.id
+    assert first.complaint.idempotency_key == "partner-1"
