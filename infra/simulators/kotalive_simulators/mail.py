@@ -43,7 +43,10 @@ class _QuietLoginData(logging.Filter):
         return not str(record.msg).startswith("Session.login_data is deprecated")
 
 
-logging.getLogger("mail.log").addFilter(_QuietLoginData())
+_smtp_log = logging.getLogger("mail.log")
+_smtp_log.addFilter(_QuietLoginData())
+# aiosmtpd narrates every SMTP command at INFO; make run's output should show what matters.
+_smtp_log.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)
