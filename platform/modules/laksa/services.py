@@ -275,33 +275,10 @@ class ComplaintService:
                     problems.append(Problem(f"attribute[{code}]", wrong, name=spec.get("description", code)))
                 else:
                     attributes[code] = value
-        elif new.attributes and category is None and not new.category_code:
-            pass  # attributes without a category are ignored, as Open311 servers do
+        # (attributes sent without a category are ignored, as Open311 servers do)
 
-        photos = list(new.photos)
-        checked: list[CheckedPhoto] = []
-        if len(photos) > cfg.max_photos:
-            problems.append(Problem("photos", "too_many", max=cfg.max_photos))
-        else:
-            for i, upload in enumerate(photos):
-                try:
-                    checked.append(
-                        await asyncio.to_thread(
-                            check_photo,
-                            upload.data,
-                            upload.filename,
-                            max_bytes=cfg.max_photo_bytes,
-                            max_pixels=cfg.max_photo_pixels,
-                        )
-                    )
-                except PhotoRefused as exc:
-                    problems.append(
-                        Problem(
-                            f"photos[{i}]",
-                            exc.code,
-                            {"n": i + 1, "name": (upload.filename or "")[:80], **exc.params},
-                        )
-                    )
+        checked, photo_problems = await self._photos(list(new.photos))
+        problems += photo_problems
 
         located = None
         if point is not None:
@@ -679,10 +656,11 @@ class ComplaintService:
         await self._publish_change(complaint, actor, before, extra={"note": body, "photos": len(checked)})
         return await self._save(complaint)
 
-    async def _check_photos(self, photos: Sequence[Upload]) -> list[CheckedPhoto]:
+    async def _photos(self, photos: Sequence[Upload]) -> tuple[list[CheckedPhoto], list[Problem]]:
+        """The uploads checked against the city's limits: the good ones, and what is wrong."""
         cfg = self.config
         if len(photos) > cfg.max_photos:
-            raise InputErrors([Problem("photos", "too_many", max=cfg.max_photos)])
+            return [], [Problem("photos", "too_many", max=cfg.max_photos)]
         checked, problems = [], []
         for i, upload in enumerate(photos):
             try:
@@ -696,13 +674,12 @@ class ComplaintService:
                     )
                 )
             except PhotoRefused as exc:
-                problems.append(
-                    Problem(
-                        f"photos[{i}]",
-                        exc.code,
-                        {"n": i + 1, "name": (upload.filename or "")[:80], **exc.params},
-                    )
-                )
+                params = {"n": i + 1, "name": (upload.filename or "")[:80], **exc.params}
+                problems.append(Problem(f"photos[{i}]", exc.code, params))
+        return checked, problems
+
+    async def _check_photos(self, photos: Sequence[Upload]) -> list[CheckedPhoto]:
+        checked, problems = await self._photos(photos)
         if problems:
             raise InputErrors(problems)
         return checked
