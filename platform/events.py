@@ -11,6 +11,13 @@ Delivery is one Dramatiq message per (event, consumer). Consumers are the subscr
 declare in ``ModuleSpec.subscribers`` (plus any registered in-process with ``register_consumer``).
 ``dispatch_event`` runs a consumer inside the event's city, in one transaction with its
 ``event_receipt`` row, so a redelivered message is a no-op: delivery at least once, effects once.
+
+A message can still vanish after it was handed over: a Redis that restarts empty, a fetch whose
+answer died with the connection, a worker's in-memory delay queue dropped on a connection error.
+So ``reconcile_outbox`` (run with every sweep) looks at events sent ``KOTALIVE_OUTBOX_RECONCILE_SECONDS``
+ago: an event with every consumer's receipt is *settled*; one missing a receipt is sent again to
+the consumers that lack it, the wait doubling per try, and after ``RECONCILE_MAX_RESENDS`` more sends it
+is settled with the names of the consumers that never answered in ``last_error`` (and a log error).
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ log = logging.getLogger(__name__)
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_NAME_LENGTH = 128  # outbox_event.event_type and event_receipt.consumer
 DEFAULT_SWEEP_LIMIT = 500
+RECONCILE_MAX_RESENDS = 9  # the wait doubling from a minute: given up some 17 hours after the first send
 
 
 class InvalidEvent(ValueError):
@@ -75,13 +83,23 @@ class UnknownConsumer(LookupError):
 
 class OutboxEvent(TenantBase):
     __tablename__ = "outbox_event"
-    __table_args__ = (Index("ix_outbox_event_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
+    __table_args__ = (
+        Index("ix_outbox_event_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        Index(
+            "ix_outbox_event_unsettled",
+            "id",
+            postgresql_where=text("sent_at IS NOT NULL AND settled_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Every consumer's receipt seen (or given up on): the reconciliation looks no further.
+    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -368,7 +386,10 @@ async def wait_for_relays(within: float = 10.0) -> None:
 # ---- relaying ------------------------------------------------------------------------------------
 
 
-def _plan(tenant_id: int, rows: Sequence[Any]) -> list[tuple[int, list[dramatiq.Message[Any]]]]:
+def _plan(
+    tenant_id: int, rows: Sequence[Any], *, only: dict[int, set[str]] | None = None
+) -> list[tuple[int, list[dramatiq.Message[Any]]]]:
+    """One message per (event, consumer); ``only``: event id -> the consumers to send it to."""
     plan = []
     for row in rows:
         messages = [
@@ -381,6 +402,7 @@ def _plan(tenant_id: int, rows: Sequence[Any]) -> list[tuple[int, list[dramatiq.
                 message_options={MODULE_OPTION: consumer.module} if consumer.module else None,
             )
             for consumer in consumers_for(row.event_type)
+            if only is None or consumer.name in only[row.id]
         ]
         plan.append((row.id, messages))
     return plan
@@ -449,6 +471,93 @@ async def sweep_outbox(tenant: TenantContext, limit: int = DEFAULT_SWEEP_LIMIT) 
     return await _relay(database.city_engine(tenant), tenant, get_broker(), ids=None, limit=limit)
 
 
+def _expected_consumers(tenant: TenantContext, event_type: str) -> set[str]:
+    """The consumers that must leave a receipt in this city (a switched-off module's skip theirs)."""
+    return {c.name for c in consumers_for(event_type) if not c.module or tenant.has_module(c.module)}
+
+
+async def reconcile_outbox(
+    tenant: TenantContext, limit: int = DEFAULT_SWEEP_LIMIT, *, grace_seconds: int | None = None
+) -> dict[str, int]:
+    """Settle the city's sent events whose consumers all left a receipt; send the others again to
+    the consumers that lack one. Returns counts: ``settled``, ``resent``, ``given_up``."""
+    database = get_database()
+    grace = grace_seconds if grace_seconds is not None else database.settings.outbox_reconcile_seconds
+    receipts = (
+        select(func.coalesce(func.array_agg(EventReceipt.consumer), text("'{}'::varchar[]")))
+        .where(EventReceipt.event_id == OutboxEvent.id)
+        .scalar_subquery()
+    )
+    wait = func.make_interval(
+        0, 0, 0, 0, 0, 0, max(1, grace) * func.power(2, func.least(OutboxEvent.resends, 10))
+    )
+    stmt = (
+        select(OutboxEvent.id, OutboxEvent.event_type, OutboxEvent.payload, OutboxEvent.resends, receipts)
+        .where(
+            OutboxEvent.sent_at.is_not(None),
+            OutboxEvent.settled_at.is_(None),
+            OutboxEvent.sent_at < func.now() - wait,
+        )
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(of=OutboxEvent, skip_locked=True)
+    )
+    counts = {"settled": 0, "resent": 0, "given_up": 0}
+    async with database.city_engine(tenant).begin() as conn:
+        rows = (await conn.execute(stmt)).all()
+        missing = {row.id: _expected_consumers(tenant, row.event_type) - set(row[4]) for row in rows}
+        done = [row.id for row in rows if not missing[row.id]]
+        given_up = [row for row in rows if missing[row.id] and row.resends >= RECONCILE_MAX_RESENDS]
+        again = [row for row in rows if missing[row.id] and row.resends < RECONCILE_MAX_RESENDS]
+        if done:
+            await conn.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(done)).values(settled_at=func.now())
+            )
+        for row in given_up:
+            names = ", ".join(sorted(missing[row.id]))
+            log.error(
+                "outbox of city %s: event %s (%s) never handled by %s after %d sends; given up",
+                tenant.slug,
+                row.id,
+                row.event_type,
+                names,
+                row.resends + 1,
+            )
+            await conn.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == row.id)
+                .values(
+                    settled_at=func.now(),
+                    last_error=f"never handled by {names} after {row.resends + 1} sends",
+                )
+            )
+        sent: list[int] = []
+        if again:
+            plan = _plan(tenant.id, again, only=missing)
+            sent, failure = await asyncio.to_thread(_enqueue_plan, get_broker(), plan)
+            if failure is not None:
+                log.warning("outbox of city %s: reconciliation stopped: %s", tenant.slug, failure[1])
+        for event_id in sent:
+            names = ", ".join(sorted(missing[event_id]))
+            log.warning(
+                "outbox of city %s: event %s had no receipt of %s; sent to them again",
+                tenant.slug,
+                event_id,
+                names,
+            )
+            await conn.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(
+                    sent_at=func.now(),
+                    resends=OutboxEvent.resends + 1,
+                    last_error=f"no receipt of {names}; sent again",
+                )
+            )
+        counts.update(settled=len(done), resent=len(sent), given_up=len(given_up))
+    return counts
+
+
 # ---- delivering ----------------------------------------------------------------------------------
 
 
@@ -502,6 +611,7 @@ async def sweep_outbox_job(limit: int = DEFAULT_SWEEP_LIMIT) -> None:
     sent = await sweep_outbox(current_tenant(), limit)
     if sent:
         log.info("outbox sweep of %s sent %d event(s)", current_tenant().slug, sent)
+    await reconcile_outbox(current_tenant(), limit)
 
 
 __all__ = [
@@ -517,6 +627,7 @@ __all__ = [
     "find_consumer",
     "install_modules",
     "publish",
+    "reconcile_outbox",
     "register_consumer",
     "subscribed",
     "sweep_outbox",

@@ -63,6 +63,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s", "lock_timeout for each city's migration transaction."),
     ("KOTALIVE_OUTBOX_SWEEP_SECONDS", "15", "How often the scheduler sweeps unsent outbox events."),
     (
+        "KOTALIVE_OUTBOX_RECONCILE_SECONDS",
+        "60",
+        "A sent event still missing a consumer's receipt this long after is sent to it again (the wait doubles per try).",
+    ),
+    (
         "KOTALIVE_NOTIFY_RETRY_SECONDS",
         "30",
         "First wait before an e-mail, SMS or webhook is tried again; it doubles per attempt (at most an hour).",
@@ -183,6 +188,7 @@ class Settings:
     tenant_cache_seconds: int = 30
     migration_lock_timeout: str = "5s"
     outbox_sweep_seconds: int = 15
+    outbox_reconcile_seconds: int = 60
     notify_retry_seconds: int = 30
     notify_lease_seconds: int = 120
     worker_processes: int = 1
@@ -239,6 +245,7 @@ class Settings:
             tenant_cache_seconds=_int(e, "KOTALIVE_TENANT_CACHE_SECONDS", 30),
             migration_lock_timeout=e.get("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s"),
             outbox_sweep_seconds=_int(e, "KOTALIVE_OUTBOX_SWEEP_SECONDS", 15),
+            outbox_reconcile_seconds=_int(e, "KOTALIVE_OUTBOX_RECONCILE_SECONDS", 60),
             notify_retry_seconds=_int(e, "KOTALIVE_NOTIFY_RETRY_SECONDS", 30),
             notify_lease_seconds=_int(e, "KOTALIVE_NOTIFY_LEASE_SECONDS", 120),
             worker_processes=_int(e, "KOTALIVE_WORKER_PROCESSES", 1),

@@ -304,6 +304,162 @@ async def test_sweeper_is_limited_and_takes_the_oldest(
     assert sent == set(ids[:2])
 
 
+# ---- reconciliation: messages lost after they were handed over --------------------------------
+
+
+async def backdate(database: Database, city: TenantContext, seconds: float = 3600) -> None:
+    async with database.tenant_session(city) as s, s.begin():
+        await s.execute_sql(
+            "UPDATE {city}.outbox_event SET sent_at = now() - CAST(:age AS interval)",
+            {"age": dt.timedelta(seconds=seconds)},
+        )
+
+
+def queued(broker: RedisBroker) -> list[tuple[int, str]]:
+    import json
+
+    ids = broker.client.lrange(f"{broker.namespace}:events", 0, -1)
+    messages = [broker.client.hget(f"{broker.namespace}:events.msgs", i) for i in ids]
+    return sorted((json.loads(m)["args"][0], json.loads(m)["args"][1]) for m in messages if m is not None)
+
+
+async def test_reconciliation_settles_handled_events_and_resends_a_lost_message_to_its_consumer(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    """No worker: the messages vanish from Redis (as when it restarts empty), and the receipts are
+    made by hand, so what the reconciliation sends again can be read off the queue."""
+    city = await make_city("evt")
+    with (
+        events.subscribed(PINGED, Recorder(), name="tests.a"),
+        events.subscribed(PINGED, Recorder(), name="tests.b"),
+    ):
+        whole = await publish(database, city, {"n": 1})
+        half = await publish(database, city, {"n": 2})
+        fresh = await publish(database, city, {"n": 3})
+        broker.flush("events")  # every message lost
+        for event_id, consumer in [(whole, "tests.a"), (whole, "tests.b"), (half, "tests.a")]:
+            assert await events.deliver(city, event_id, consumer, PINGED, {}) is True
+        async with database.tenant_session(city) as s, s.begin():
+            await s.execute_sql(
+                "UPDATE {city}.outbox_event SET sent_at = now() - interval '1 hour' WHERE id <> :fresh",
+                {"fresh": fresh},
+            )
+
+        counts = await events.reconcile_outbox(city, grace_seconds=60)
+        assert counts == {"settled": 1, "resent": 1, "given_up": 0}
+        assert queued(broker) == [(half, "tests.b")]  # only the consumer without a receipt
+        by_id = {r.id: r for r in await rows(database, city, OutboxEvent)}
+        assert by_id[whole].settled_at is not None and by_id[whole].resends == 0
+        assert by_id[half].settled_at is None and by_id[half].resends == 1
+        assert "tests.b" in (by_id[half].last_error or "")
+        assert by_id[fresh].settled_at is None and by_id[fresh].resends == 0  # not a minute old
+
+        # Sent again just now: the next sweep waits (twice as long now) instead of piling up.
+        assert await events.reconcile_outbox(city, grace_seconds=60) == {
+            "settled": 0,
+            "resent": 0,
+            "given_up": 0,
+        }
+        await backdate(database, city, 90)  # past fresh's minute, not half's two minutes
+        assert (await events.reconcile_outbox(city, grace_seconds=60))["resent"] == 1
+        assert {r.id: r.resends for r in await rows(database, city, OutboxEvent)} == {
+            whole: 0,
+            half: 1,
+            fresh: 1,
+        }
+        await backdate(database, city, 150)
+        assert (await events.reconcile_outbox(city, grace_seconds=60))["resent"] == 2
+
+        # The resent message handled: settled, and never sent again.
+        assert await events.deliver(city, half, "tests.b", PINGED, {}) is True
+        for consumer in ("tests.a", "tests.b"):
+            await events.deliver(city, fresh, consumer, PINGED, {})
+        await backdate(database, city, 86400)
+        assert await events.reconcile_outbox(city, grace_seconds=60) == {
+            "settled": 2,
+            "resent": 0,
+            "given_up": 0,
+        }
+        await backdate(database, city, 30 * 86400)
+        assert await events.reconcile_outbox(city, grace_seconds=60) == {
+            "settled": 0,
+            "resent": 0,
+            "given_up": 0,
+        }
+        assert all(r.settled_at is not None for r in await rows(database, city, OutboxEvent))
+
+
+async def test_reconciliation_waits_for_no_consumer_of_a_switched_off_module_and_gives_up_at_last(
+    make_city: Any, database: Database, broker: RedisBroker
+) -> None:
+    without_laksa = await make_city("evt", modules=["liveroom"])
+    with events.subscribed(PINGED, Recorder(), name="laksa:tests.off", module="laksa"):
+        await publish(database, without_laksa, {"n": 1})
+        await backdate(database, without_laksa)
+        assert await events.reconcile_outbox(without_laksa, grace_seconds=60) == {
+            "settled": 1,
+            "resent": 0,
+            "given_up": 0,
+        }
+
+    city = await make_city("evt")
+    with events.subscribed(PINGED, Recorder(), name="tests.never"):
+        event_id = await publish(database, city, {"n": 1})
+        async with database.tenant_session(city) as s, s.begin():
+            await s.execute_sql(
+                "UPDATE {city}.outbox_event SET resends = :most", {"most": events.RECONCILE_MAX_RESENDS}
+            )
+        await backdate(database, city, 30 * 86400)
+        broker.flush("events")
+        assert await events.reconcile_outbox(city, grace_seconds=60) == {
+            "settled": 0,
+            "resent": 0,
+            "given_up": 1,
+        }
+        assert queued(broker) == []
+    [row] = await rows(database, city, OutboxEvent)
+    assert row.id == event_id and row.settled_at is not None
+    assert "never handled by tests.never" in (row.last_error or "")
+
+
+async def test_the_sweep_job_reconciles_a_lost_message_end_to_end(
+    make_city: Any, database: Database, settings: Settings, modules: LoadedModules
+) -> None:
+    """A worker, a message lost before it ran, the scheduler's sweep job: handled once."""
+    from dramatiq import Worker
+
+    from kotalive.jobs import create_broker
+
+    quick = settings.with_(outbox_reconcile_seconds=1)
+    broker = create_broker(quick, namespace=f"kotalive-test-{__import__('uuid').uuid4().hex[:10]}")
+    city = await make_city("evt")
+    recorder = Recorder()
+    try:
+        with use_jobs(quick, modules, broker=broker), events.subscribed(PINGED, recorder, name="tests.lost"):
+            await publish(database, city, {"n": 1})
+            broker.flush("events")  # lost before any worker took it
+            worker = Worker(broker, worker_threads=1, worker_timeout=50)
+            worker.start()
+            try:
+                await backdate(database, city, 2)
+                events.sweep_outbox_job.send_for(city)
+                await wait_until(lambda: recorder.calls, "the lost event to be handled")
+                await wait_until(settled(broker), "the queues to drain")
+                await backdate(database, city, 3600)
+                events.sweep_outbox_job.send_for(city)
+                await wait_until(settled(broker), "the second sweep")
+            finally:
+                await asyncio.to_thread(worker.stop, 5000)
+    finally:
+        keys = list(broker.client.scan_iter(f"{broker.namespace}:*"))
+        if keys:
+            broker.client.delete(*keys)
+        broker.close()
+    assert len(recorder.calls) == 1
+    [row] = await rows(database, city, OutboxEvent)
+    assert row.settled_at is not None and row.resends == 1
+
+
 # ---- consumers declared by modules ---------------------------------------------------------------
 
 module_handled: list[tuple[int | None, dict[str, Any]]] = []

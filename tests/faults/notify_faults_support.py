@@ -246,13 +246,18 @@ class WatchfulMailbox(Mailbox):
 
     held: list[EmailMessage] = field(default_factory=list)
     entered: threading.Event = field(default_factory=threading.Event)
+    dropped: threading.Event = field(default_factory=threading.Event)  # a held client went away
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.stall is not None and not self.stall.is_set():
             with self.lock:
                 self.held.append(email.message_from_bytes(envelope.content))
             self.entered.set()
-        return await super().handle_DATA(server, session, envelope)
+        try:
+            return await super().handle_DATA(server, session, envelope)
+        except asyncio.CancelledError:
+            self.dropped.set()
+            raise
 
 
 def watchful_smtp(port: int | None = None) -> SmtpServer:

@@ -9,7 +9,7 @@
 
 Everything runs for real: PostgreSQL, Redis servers, an SMTP server (aiosmtpd), the SMS simulator,
 an HTTP receiver, `kotalive worker` processes. Settings shorten the waits (a lease of 2 s, a first
-retry after 1 s); nothing else is faked.
+retry after 1 s, a lost message sent again after 2 s); nothing else is faked.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from kotalive.settings import Settings
 
 LEASE_SECONDS = 2
 RETRY_SECONDS = 1
+RECONCILE_SECONDS = 2  # an event whose message Redis lost is sent again after this
 
 
 # ---- fixtures ------------------------------------------------------------------------------------
@@ -66,7 +67,11 @@ RETRY_SECONDS = 1
 
 @pytest.fixture
 def fast(settings: Settings) -> Settings:
-    return settings.with_(notify_lease_seconds=LEASE_SECONDS, notify_retry_seconds=RETRY_SECONDS)
+    return settings.with_(
+        notify_lease_seconds=LEASE_SECONDS,
+        notify_retry_seconds=RETRY_SECONDS,
+        outbox_reconcile_seconds=RECONCILE_SECONDS,
+    )
 
 
 @pytest.fixture
@@ -211,17 +216,26 @@ async def test_redis_down_in_the_middle_of_a_stream_loses_no_notification_and_do
                     resolved[cid] = reporter.id
             await events.wait_for_relays()
 
+            state: dict[str, Any] = {}
+
             async def all_told() -> bool:
                 rows = await deliveries(database, city)
                 async with database.tenant_session(city) as s:
                     unsent = await s.scalar(
                         select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
                     )
+                    resent = list(await s.scalars(select(OutboxEvent).where(OutboxEvent.resends > 0)))
+                state.update(  # what a timeout reports
+                    unsent=unsent,
+                    deliveries=Counter(d.status for d in rows),
+                    bells=len(await bells(database, city)),
+                    resent=[(e.id, e.event_type, e.last_error) for e in resent],
+                )
                 return (
                     unsent == 0
                     and len(rows) == 2 * 20 + len(resolved)
                     and all(d.status == "sent" for d in rows)
-                    and len(await bells(database, city)) == 2 * 20 + len(resolved)
+                    and state["bells"] == 2 * 20 + len(resolved)
                 )
 
             last = 0.0
@@ -234,7 +248,10 @@ async def test_redis_down_in_the_middle_of_a_stream_loses_no_notification_and_do
                     await asyncio.to_thread(sweep_job.send_for, city)
                 return await all_told()
 
-            await wait_until(scheduled, "every notification to be delivered", 30)
+            try:
+                await wait_until(scheduled, "every notification to be delivered", 30)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; expected {2 * 20 + len(resolved)}, have {state}") from None
             await more_sweeps(city)
             await wait_until(lambda: broker.do_qsize("notify") == 0, "the sweeps to finish", 10)
         finally:
@@ -334,7 +351,9 @@ async def test_a_worker_killed_while_sending_leaves_the_email_to_the_next_after_
     finally:
         await first.kill()
     assert not [p for p in group_members(first.pgid) if p[1] != "Z"]
-    mailbox.stall.set()  # the server would answer now; the client is gone, so it keeps nothing
+    # The server notices the client is gone (in its own time: the kill does not wait for it) ...
+    await wait_until(mailbox.dropped.is_set, "the SMTP server to see the killed client go", 10)
+    mailbox.stall.set()  # ... and would answer now, but keeps nothing
     await asyncio.sleep(0.2)
     assert mailbox.received == []
     assert [d.status for d in await deliveries(database, city)] == ["pending"]
