@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -64,6 +65,24 @@ async def publish(redis_client: Any, messages: Sequence[tuple[str, str, dict[str
 
 First = Sequence[tuple[str, Any]] | Callable[[], Awaitable[Sequence[tuple[str, Any]]]]
 
+# One subscribe at a time per event loop. redis-py's asyncio PubSub.connect() checks for its
+# connection, awaits a new one and only then keeps it: screens subscribing at once (every browser
+# reconnecting after a restart) each open a connection, and all but the last one kept are never
+# read, so those screens hear nothing. In turn, the first makes the connection the others reuse.
+_subscribe_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def subscribe(channels_plugin: Any, channels: Sequence[str]) -> Any:
+    """A subscriber of Litestar's ChannelsPlugin on ``channels``, made one at a time."""
+    loop = asyncio.get_running_loop()
+    lock = _subscribe_locks.get(loop)
+    if lock is None:
+        lock = _subscribe_locks[loop] = asyncio.Lock()
+    async with lock:
+        return await channels_plugin.subscribe(list(channels))
+
 
 def sse_stream(
     channels_plugin: Any,
@@ -94,7 +113,7 @@ def sse_stream(
                 queue.put_nowait(message)
 
         # Subscribed before the first events go out: nothing published meanwhile is missed.
-        subscriber = await channels_plugin.subscribe(list(channels))
+        subscriber = await subscribe(channels_plugin, channels)
         try:
             for event, data in await initial():
                 yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
