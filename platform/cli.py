@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -144,9 +145,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 )
 def worker(processes: int | None, threads: int | None) -> None:
     """Run Dramatiq workers for every city's jobs."""
+    settings = Settings.from_env()
+    # Dramatiq reads its idle poll interval once, when it is first imported (the worker processes
+    # are forked from this one): an idle queue is looked at again after this many milliseconds.
+    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
     from kotalive.jobs import run_worker
 
-    settings = Settings.from_env()
     run_worker(settings, processes=processes, threads=threads)
 
 

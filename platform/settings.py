@@ -78,6 +78,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "How long a worker holds a message it is sending; a worker that dies leaves it to be sent again after this.",
     ),
     ("KOTALIVE_WORKER_PROCESSES", "1", "Dramatiq worker processes started by `kotalive worker`."),
+    (
+        "KOTALIVE_WORKER_POLL_MS",
+        "100",
+        "How soon an idle worker looks at its queues again, in milliseconds (Dramatiq's worker timeout).",
+    ),
     ("KOTALIVE_WORKER_THREADS", "4", "Dramatiq threads per worker process."),
     ("KOTALIVE_LOG_LEVEL", "INFO", "Log level."),
     (
@@ -192,6 +197,7 @@ class Settings:
     notify_retry_seconds: int = 30
     notify_lease_seconds: int = 120
     worker_processes: int = 1
+    worker_poll_ms: int = 100
     worker_threads: int = 4
     log_level: str = "INFO"
     data_keys: tuple[str, ...] = ()
@@ -249,6 +255,7 @@ class Settings:
             notify_retry_seconds=_int(e, "KOTALIVE_NOTIFY_RETRY_SECONDS", 30),
             notify_lease_seconds=_int(e, "KOTALIVE_NOTIFY_LEASE_SECONDS", 120),
             worker_processes=_int(e, "KOTALIVE_WORKER_PROCESSES", 1),
+            worker_poll_ms=_int(e, "KOTALIVE_WORKER_POLL_MS", 100),
             worker_threads=_int(e, "KOTALIVE_WORKER_THREADS", 4),
             log_level=e.get("KOTALIVE_LOG_LEVEL", "INFO").upper(),
             data_keys=data_keys,

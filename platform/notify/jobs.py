@@ -16,14 +16,31 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_SECONDS = 15
 
 
-@tenant_actor(actor_name="kotalive.notify.deliver", queue_name="notify", max_retries=3, time_limit=300_000)
+# Behind the events among what a worker has fetched (lower goes first): a bell, written by an
+# event's consumer, never waits for the e-mails of earlier complaints.
+SENDING_PRIORITY = 10
+
+
+@tenant_actor(
+    actor_name="kotalive.notify.deliver",
+    queue_name="notify",
+    max_retries=3,
+    time_limit=300_000,
+    priority=SENDING_PRIORITY,
+)
 async def deliver_job(ids: list[int]) -> None:
     counts = await delivery.deliver(get_database(), current_tenant(), ids, redis=_async_redis())
     if counts["retry"] or counts["dead"]:
         log.info("deliveries of %s: %s", current_tenant().slug, counts)
 
 
-@tenant_actor(actor_name="kotalive.notify.sweep", queue_name="notify", max_retries=1, time_limit=300_000)
+@tenant_actor(
+    actor_name="kotalive.notify.sweep",
+    queue_name="notify",
+    max_retries=1,
+    time_limit=300_000,
+    priority=SENDING_PRIORITY,
+)
 async def sweep_job() -> None:
     total = {"sent": 0, "retry": 0, "dead": 0, "postponed": 0}
     for _ in range(20):  # at most 20 batches a sweep; the next sweep takes the rest
