@@ -63,6 +63,67 @@ async def publish(redis_client: Any, messages: Sequence[tuple[str, str, dict[str
         log.warning("live updates not published (%d message(s)): %s", len(messages), exc)
 
 
+# ---- after commit ---------------------------------------------------------------------------------
+
+_PENDING = "kotalive_live_pending"
+_HOOKED = "kotalive_live_hooked"
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def publish_after_commit(session: Any, channel: str, event: str, data: dict[str, Any]) -> None:
+    """Publish (channel, event, data) once ``session``'s transaction commits (never on rollback),
+    through the process's broker's Redis, in the background; failures are logged: screens catch
+    up from the database when they reconnect."""
+    from sqlalchemy import event as sa_event
+
+    sync = session.sync_session
+    sync.info.setdefault(_PENDING, []).append((channel, event, data))
+    if not sync.info.get(_HOOKED):
+        sync.info[_HOOKED] = True
+        sa_event.listen(sync, "after_commit", _committed)
+        sa_event.listen(sync, "after_rollback", lambda s: s.info.pop(_PENDING, None))
+
+
+def _committed(sync: Any) -> None:
+    pending = sync.info.pop(_PENDING, None)
+    if not pending:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(_hand_over(pending), name="live-after-commit")
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def _hand_over(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    from kotalive.jobs import current_broker
+
+    broker = current_broker()
+    if broker is None:
+        return
+    try:
+        await asyncio.to_thread(_publish_all, broker.client, messages)  # type: ignore[attr-defined]
+    except Exception as exc:  # Redis away: the database holds the truth
+        log.warning("live updates not published (%d message(s)): %s", len(messages), exc)
+
+
+def _publish_all(client: Any, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for channel, event, data in messages:
+            pipe.publish(channel, encode(event, data))
+        pipe.execute()
+
+
+async def wait_for_hand_overs(within: float = 10.0) -> None:
+    """Wait for this loop's pending after-commit publishes (tests, shutdown)."""
+    loop = asyncio.get_running_loop()
+    pending = [t for t in list(_tasks) if t.get_loop() is loop and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=within)
+
+
 First = Sequence[tuple[str, Any]] | Callable[[], Awaitable[Sequence[tuple[str, Any]]]]
 
 # One subscribe at a time per event loop. redis-py's asyncio PubSub.connect() checks for its
@@ -95,7 +156,9 @@ def sse_stream(
     pairs right away, then every message, and a comment every ``HEARTBEAT_SECONDS`` so idle
     connections stay open. Clients reconnect by themselves (EventSource) and reload their state.
     ``first`` may be a coroutine function: it is run once subscribed, so the state it reads and
-    the messages that follow leave no gap.
+    the messages that follow leave no gap. Messages whose data carry an integer ``seq`` (an entry
+    of a log the client can resume from with ``Last-Event-ID``) go out with that SSE id, and one
+    already sent (replayed by ``first``, then heard live) is not sent again.
     ``once``: only ``first``, then the stream ends."""
 
     async def initial() -> Sequence[tuple[str, Any]]:
@@ -114,9 +177,17 @@ def sse_stream(
 
         # Subscribed before the first events go out: nothing published meanwhile is missed.
         subscriber = await subscribe(channels_plugin, channels)
+        replayed: set[int] = set()  # seqs ``first`` sent: heard live too, they are not sent twice
         try:
             for event, data in await initial():
-                yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
+                seq = data.get("seq") if isinstance(data, dict) else None
+                if isinstance(seq, int):
+                    replayed.add(seq)
+                yield ServerSentEventMessage(
+                    event=event,
+                    data=msgspec.json.encode(data).decode(),
+                    id=str(seq) if isinstance(seq, int) else None,
+                )
             async with subscriber.run_in_background(put):
                 while True:
                     try:
@@ -128,9 +199,15 @@ def sse_stream(
                         decoded = msgspec.json.decode(raw)
                     except msgspec.DecodeError:
                         continue
+                    data = decoded.get("data")
+                    seq = data.get("seq") if isinstance(data, dict) else None
+                    if isinstance(seq, int) and seq in replayed:
+                        replayed.discard(seq)
+                        continue
                     yield ServerSentEventMessage(
                         event=str(decoded.get("event") or "message"),
-                        data=msgspec.json.encode(decoded.get("data")).decode(),
+                        data=msgspec.json.encode(data).decode(),
+                        id=str(seq) if isinstance(seq, int) else None,
                     )
         finally:
             await channels_plugin.unsubscribe(subscriber)

@@ -27,6 +27,14 @@ module = ModuleSpec(
             ("complaint_sla_breached", "on_sla_breached"),
             ("complaint_sla_escalated", "on_sla_escalated"),
         )
+    }
+    | {  # what the Live Room asks of Laksa's complaints
+        f"liveroom.{event}": f"kotalive.modules.laksa.room:{handler}"
+        for event, handler in (
+            ("forward_requested", "on_forward_requested"),
+            ("classify_requested", "on_classify_requested"),
+            ("duplicate_marked", "on_duplicate_marked"),
+        )
     },
     periodic=(
         PeriodicJob("sla_scan", "kotalive.modules.laksa.jobs.scan_sla", 60),

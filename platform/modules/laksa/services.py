@@ -194,10 +194,12 @@ def _check_attribute(spec: dict[str, Any], value: Any) -> str | None:
 class ComplaintService:
     """Use cases of one city's complaints, on the caller's session (the service commits)."""
 
-    def __init__(self, session: TenantSession, *, redis: Any = None) -> None:
+    def __init__(self, session: TenantSession, *, redis: Any = None, commit: bool = True) -> None:
         self.session = session
         self.tenant: TenantContext = session.tenant
         self.redis = redis
+        # False inside an event consumer: its transaction (with the receipt) is the caller's.
+        self.commit = commit
         self.config = LaksaConfig.of(self.tenant.module_config.get("laksa"))
 
     # ---- submission ----------------------------------------------------------------------------
@@ -377,7 +379,7 @@ class ComplaintService:
         self._routed(complaint, routing, actor)
         if checked:
             publish(self.session, "laksa.photos_uploaded", {"complaint_id": complaint.id})
-        await self.session.commit()
+        await self._commit()
         return Submitted(complaint, False, complaint.routing, nearby)
 
     async def _by_idempotency(self, scope: str, key: str, fingerprint: str) -> Submitted | None:
@@ -967,7 +969,7 @@ class ComplaintService:
         if complaint.citizen_id == actor.id:
             raise Conflict("support_own")
         added = await self._add_support(complaint, actor.id, actor)
-        await self.session.commit()
+        await self._commit()
         return complaint, added
 
     async def _add_support(self, complaint: Complaint, citizen_id: int, actor: Actor) -> bool:
@@ -1077,8 +1079,14 @@ class ComplaintService:
 
     async def _save(self, complaint: Complaint) -> Complaint:
         complaint.updated_at = dt.datetime.now(dt.UTC)
-        await self.session.commit()
+        await self._commit()
         return complaint
+
+    async def _commit(self) -> None:
+        if self.commit:
+            await self.session.commit()
+        else:
+            await self.session.flush()
 
 
 # ---- scheduled work ------------------------------------------------------------------------------
