@@ -62,6 +62,23 @@ class Sizes:
     laksa_seconds: float = 10.0  # measured run per Laksa endpoint (16 connections)
     laksa_warmup_seconds: float = 3.0  # warm-up before each measured run
     laksa_latency_seconds: float = 5.0  # 1-connection runs: latency without queueing
+    notify_cities: int = 200  # cities of the notification benchmark (6), one SSE listener each
+    notify_idle_samples: int = 15  # complaints one at a time, 1.5-3 s apart (a quiet queue)
+    notify_busy_seconds: float = 20.0  # Poisson arrivals at notify_busy_rate
+    notify_busy_rate: float = 2.0  # complaints per second of the "busy" latency runs
+    notify_saturate_seconds: float = 12.0  # closed-loop submissions: notifications per second
+    notify_steady_seconds: float = 15.0  # a steady rate below the saturated one: latency under load
+    notify_email_seconds: float = 12.0  # runs with e-mail on (to the SMTP sink)
+    notify_backlog: int = 600  # complaints queued while the workers are paused, then drained
+    liveroom_cities: int = 20  # cities with boards in the many-cities latency run (benchmark 7)
+    liveroom_boards: int = 50  # connected boards per city in the latency runs
+    liveroom_idle_samples: int = 20  # complaints one at a time, 1.5-3 s apart
+    liveroom_busy_seconds: float = 20.0  # Poisson arrivals at liveroom_busy_rate
+    liveroom_busy_rate: float = 3.0  # complaints per second of the "busy" runs
+    liveroom_capacity_steps: tuple[int, ...] = (1_000, 2_000, 4_000)  # boards on one web process
+    liveroom_open_items: int = 10_000  # open items of the paging city
+    liveroom_page_requests: int = 200  # timed requests per page (first, deep)
+    liveroom_deep_page: int = 100  # the deep page (row 4,951 of 10,000 at 50 a page)
     quick: bool = False
 
     @classmethod
@@ -82,6 +99,20 @@ class Sizes:
                 laksa_seconds=1.5,
                 laksa_warmup_seconds=0.5,
                 laksa_latency_seconds=1.0,
+                notify_cities=20,
+                notify_idle_samples=3,
+                notify_busy_seconds=3.0,
+                notify_saturate_seconds=2.0,
+                notify_steady_seconds=2.0,
+                notify_email_seconds=3.0,
+                notify_backlog=100,
+                liveroom_cities=3,
+                liveroom_idle_samples=4,
+                liveroom_busy_seconds=3.0,
+                liveroom_capacity_steps=(300,),
+                liveroom_open_items=2_000,
+                liveroom_page_requests=30,
+                liveroom_deep_page=20,
                 quick=True,
             )
         return cls(

@@ -5,6 +5,8 @@
     .venv/bin/python -P infra/bench/run_all.py --only reads --loadgen python
     .venv/bin/python -P infra/bench/run_all.py --only identity
     .venv/bin/python -P infra/bench/run_all.py --only laksa   # also writes bench-results/laksa.json
+    .venv/bin/python -P infra/bench/run_all.py --only notify  # also writes bench-results/notify.json
+    .venv/bin/python -P infra/bench/run_all.py --only liveroom  # also writes bench-results/liveroom.json
 
 Each benchmark makes and drops its own database; one that fails is reported in the table and the
 others still run (exit code 1). Figures are measured, printed and recorded: nothing asserts a time.
@@ -24,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_identity
 import bench_laksa
+import bench_liveroom
 import bench_migrate
+import bench_notify
 import bench_provision
 import bench_reads
 from benchkit import (
@@ -41,7 +45,7 @@ from benchkit import (
     summary_table,
 )
 
-BENCHMARKS = ("provision", "migrate", "reads", "identity", "laksa")
+BENCHMARKS = ("provision", "migrate", "reads", "identity", "laksa", "notify", "liveroom")
 
 
 async def main(args: argparse.Namespace) -> list[BenchResult]:
@@ -65,6 +69,10 @@ async def main(args: argparse.Namespace) -> list[BenchResult]:
             results.append(await bench_identity.run(sizes, args.loadgen))
         elif name == "laksa":  # its own load generator (POST bodies, p95); writes laksa.json too
             results.append(await bench_laksa.run(sizes))
+        elif name == "notify":  # web + worker processes, SSE listeners, SMTP sink; writes notify.json too
+            results.append(await bench_notify.run(sizes))
+        elif name == "liveroom":  # web + worker processes, board SSE clients; writes liveroom.json too
+            results.append(await bench_liveroom.run(sizes))
     return results
 
 
