@@ -145,6 +145,18 @@ async def subscribe(channels_plugin: Any, channels: Sequence[str]) -> Any:
         return await channels_plugin.subscribe(list(channels))
 
 
+def _seq(data: Any) -> int | None:
+    seq = data.get("seq") if isinstance(data, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _message(event: str, data: Any) -> ServerSentEventMessage:
+    seq = _seq(data)
+    return ServerSentEventMessage(
+        event=event, data=msgspec.json.encode(data).decode(), id=str(seq) if seq is not None else None
+    )
+
+
 def sse_stream(
     channels_plugin: Any,
     channels: Sequence[str],
@@ -167,7 +179,7 @@ def sse_stream(
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         if once:
             for event, data in await initial():
-                yield ServerSentEventMessage(event=event, data=msgspec.json.encode(data).decode())
+                yield _message(event, data)
             return
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
 
@@ -180,14 +192,10 @@ def sse_stream(
         replayed: set[int] = set()  # seqs ``first`` sent: heard live too, they are not sent twice
         try:
             for event, data in await initial():
-                seq = data.get("seq") if isinstance(data, dict) else None
-                if isinstance(seq, int):
+                seq = _seq(data)
+                if seq is not None:
                     replayed.add(seq)
-                yield ServerSentEventMessage(
-                    event=event,
-                    data=msgspec.json.encode(data).decode(),
-                    id=str(seq) if isinstance(seq, int) else None,
-                )
+                yield _message(event, data)
             async with subscriber.run_in_background(put):
                 while True:
                     try:
@@ -200,15 +208,11 @@ def sse_stream(
                     except msgspec.DecodeError:
                         continue
                     data = decoded.get("data")
-                    seq = data.get("seq") if isinstance(data, dict) else None
-                    if isinstance(seq, int) and seq in replayed:
+                    seq = _seq(data)
+                    if seq is not None and seq in replayed:
                         replayed.discard(seq)
                         continue
-                    yield ServerSentEventMessage(
-                        event=str(decoded.get("event") or "message"),
-                        data=msgspec.json.encode(data).decode(),
-                        id=str(seq) if isinstance(seq, int) else None,
-                    )
+                    yield _message(str(decoded.get("event") or "message"), data)
         finally:
             await channels_plugin.unsubscribe(subscriber)
 

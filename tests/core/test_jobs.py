@@ -391,7 +391,7 @@ async def _processes_sweep(
             async with database.tenant_session(city) as s:
                 return (await s.scalar(select(OutboxEvent.sent_at))) is not None
 
-        await wait_until(swept, "the worker process to sweep the city's outbox", within=9.0)
+        await wait_until(swept, "the worker process to sweep the city's outbox", within=30.0)
     finally:
         for proc in procs.values():
             if proc.returncode is None:

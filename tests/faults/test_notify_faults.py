@@ -747,7 +747,9 @@ async def _two_cities(
     async def listen() -> None:
         async for m in pubsub.listen():
             if m["type"] == "pmessage":
-                pushed.append((m["channel"].decode(), json.loads(m["data"])["data"]))
+                message = json.loads(m["data"])
+                if message["event"] == "notification":  # bells (boards have channels too)
+                    pushed.append((m["channel"].decode(), message["data"]))
 
     task = asyncio.create_task(listen())
     try:

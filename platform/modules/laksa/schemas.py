@@ -226,6 +226,7 @@ class CategoryOut(msgspec.Struct):
     sensitive: bool
     attributes: list[dict[str, Any]]
     active: bool
+    id: int = 0  # for clients that name a category by id (the Live Room's classification)
 
 
 def category_out(c: Category) -> CategoryOut:
@@ -241,6 +242,7 @@ def category_out(c: Category) -> CategoryOut:
         c.sensitive,
         list(c.attributes or []),
         c.active,
+        c.id,
     )
 
 
