@@ -94,7 +94,11 @@ async def board(
         stmt = stmt.where(BoardItem.emergency.is_(f.emergency))
     if after is not None:
         r, i = after
-        stmt = stmt.where(or_(BoardItem.rank > r, and_(BoardItem.rank == r, BoardItem.id < i)))
+        # The redundant ``rank >= r`` lets the index scan start at the cursor's rank instead of
+        # reading and discarding every earlier row (deep pages stay as cheap as the first).
+        stmt = stmt.where(
+            BoardItem.rank >= r, or_(BoardItem.rank > r, and_(BoardItem.rank == r, BoardItem.id < i))
+        )
     rows = list(await session.scalars(stmt.order_by(BoardItem.rank, BoardItem.id.desc()).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor, await counts(session)
