@@ -104,12 +104,13 @@ async def _hand_over(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
     if broker is None:
         return
     try:
-        await asyncio.to_thread(_publish_all, broker.client, messages)  # type: ignore[attr-defined]
+        await asyncio.to_thread(publish_many_sync, broker.client, messages)  # type: ignore[attr-defined]
     except Exception as exc:  # Redis away: the database holds the truth
         log.warning("live updates not published (%d message(s)): %s", len(messages), exc)
 
 
-def _publish_all(client: Any, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+def publish_many_sync(client: Any, messages: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Blocking: publish (channel, event, data) messages in one pipeline (a worker thread)."""
     with client.pipeline(transaction=False) as pipe:
         for channel, event, data in messages:
             pipe.publish(channel, encode(event, data))

@@ -302,23 +302,25 @@ async def _hand_over(tenant: TenantContext, bells: list[dict[str, Any]], due: li
 
 
 def _publish_bells(broker: Any, tenant: TenantContext, bells: list[dict[str, Any]]) -> None:
-    client = broker.client
-    with client.pipeline(transaction=False) as pipe:
-        for bell in bells:
-            data = {
-                "id": bell["id"],
-                "title": bell["title"],
-                "body": bell["body"],
-                "link": bell["link"],
-                "urgent": bell["urgent"],
-                "message": bell["message"],
-                "created_at": bell["created_at"].isoformat(),
-            }
-            pipe.publish(
+    live.publish_many_sync(
+        broker.client,
+        [
+            (
                 live.person_channel(tenant, bell["recipient_kind"], bell["recipient_id"]),
-                live.encode("notification", data),
+                "notification",
+                {
+                    "id": bell["id"],
+                    "title": bell["title"],
+                    "body": bell["body"],
+                    "link": bell["link"],
+                    "urgent": bell["urgent"],
+                    "message": bell["message"],
+                    "created_at": bell["created_at"].isoformat(),
+                },
             )
-        pipe.execute()
+            for bell in bells
+        ],
+    )
 
 
 async def wait_for_hand_overs(within: float = 10.0) -> None:
