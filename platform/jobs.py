@@ -450,17 +450,20 @@ def get_broker() -> Broker:
 def install_jobs(
     settings: Settings, modules: LoadedModules, *, broker: Broker | None = None
 ) -> Callable[[], None]:
-    """Install a broker (made from ``settings`` unless given) and the modules' event consumers in
-    this process; returns the function that puts back what was there (and closes a broker it made).
-    The web app calls it in its lifespan, so events reach Dramatiq right after commit."""
-    from kotalive import events
+    """Install a broker (made from ``settings`` unless given), the modules' event consumers and the
+    live channels' namespace in this process; returns the function that puts back what was there
+    (and closes a broker it made). The web app calls it in its lifespan, so events reach Dramatiq
+    right after commit."""
+    from kotalive import events, live
 
     own = broker is None
     installed = broker or create_broker(settings)
     previous_broker = install_broker(installed)
     previous_modules = events.install_modules(modules)
+    previous_namespace = live.install_namespace(settings.live_namespace or "kl")
 
     def undo() -> None:
+        live.install_namespace(previous_namespace)
         events.install_modules(previous_modules)
         install_broker(previous_broker)
         if own:
@@ -679,10 +682,16 @@ def boot_worker() -> None:
     install_database(database)
     install_broker(create_broker(settings, database=database))
     events.install_modules(modules)
+    from kotalive import live
+
+    live.install_namespace(settings.live_namespace or "kl")
     import kotalive.auth.employees
     import kotalive.notify.jobs  # noqa: F401  (the delivery and sweep jobs)
 
     modules.import_jobs()
+    from kotalive.registry import discover_surfaces, import_surface_jobs
+
+    import_surface_jobs(discover_surfaces())  # the admin's jobs (onboarding, rollouts)
 
 
 def run_worker(settings: Settings, processes: int | None = None, threads: int | None = None) -> NoReturn:

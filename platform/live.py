@@ -27,7 +27,18 @@ from kotalive.context import TenantContext
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20.0  # below the idle timeouts of common proxies (nginx 60 s)
+# The deployment's channel namespace: set from the settings by every process that publishes or
+# subscribes (kotalive.jobs.install_jobs, boot_worker), before any channel name is made.
 CHANNEL_PREFIX = "kl"
+
+
+def install_namespace(namespace: str) -> str:
+    """Use ``namespace`` as the prefix of every channel from now on; returns the previous one."""
+    global CHANNEL_PREFIX
+    if not namespace or any(c in namespace for c in ":*?[] "):
+        raise ValueError(f"live namespace {namespace!r}: use letters, digits, '.', '-' or '_'")
+    previous, CHANNEL_PREFIX = CHANNEL_PREFIX, namespace
+    return previous
 
 
 def person_channel(tenant: TenantContext | int, kind: str, person_id: int) -> str:

@@ -60,6 +60,12 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "30",
         "Longest a process trusts its host -> city map without hearing of a change.",
     ),
+    (
+        "KOTALIVE_LIVE_NAMESPACE",
+        "kl.<database name>",
+        "Prefix of the live-update pub/sub channels. Redis pub/sub ignores the database number, so "
+        "deployments sharing one Redis need different prefixes (the default differs per database).",
+    ),
     ("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s", "lock_timeout for each city's migration transaction."),
     ("KOTALIVE_OUTBOX_SWEEP_SECONDS", "15", "How often the scheduler sweeps unsent outbox events."),
     (
@@ -98,6 +104,23 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ),
     ("KOTALIVE_SESSION_MAX_AGE", "28800", "Seconds a login session lives (cookie and server side)."),
     (
+        "KOTALIVE_AML_MATCH_MINUTES",
+        "10",
+        "How long a 112 caller location (AML) that arrived before its call waits to be matched to it.",
+    ),
+    (
+        "KOTALIVE_MOU_WARNING_DAYS",
+        "60",
+        "The platform console marks a city whose MoU expires within this many days.",
+    ),
+    (
+        "KOTALIVE_PLATFORM_MAIL_URL",
+        "(none)",
+        "The platform's own mail server, for mail sent before a city has one (the first city admin's invitation), "
+        "e.g. smtp://user:password@mail.example.id:587/?security=starttls&from=noreply@example.id. "
+        "Unset: the console shows the invitation to pass on by hand.",
+    ),
+    (
         "KOTALIVE_COOKIE_SECURE",
         "true",
         "Secure flag on cookies; false only for plain-http development on a host other than *.localhost.",
@@ -111,6 +134,13 @@ _DEV_SECRET = "kotalive-development-secret-not-for-production"
 
 class SettingsError(ValueError):
     """A setting has a value the platform cannot use; the message names the variable."""
+
+
+def _live_namespace(database_url: str) -> str:
+    """``kl.<database name>``: city ids restart in every database, and pub/sub channels are shared
+    by every client of a Redis server, whatever database number it uses."""
+    name = database_url.rsplit("/", 1)[-1].split("?", 1)[0] if database_url else ""
+    return f"kl.{name}" if name else "kl"
 
 
 def _asyncpg_url(url: str) -> str:
@@ -191,6 +221,7 @@ class Settings:
     db_pool_recycle: int = 1800
     db_statement_cache: int = 4000
     tenant_cache_seconds: int = 30
+    live_namespace: str = ""
     migration_lock_timeout: str = "5s"
     outbox_sweep_seconds: int = 15
     outbox_reconcile_seconds: int = 60
@@ -206,6 +237,9 @@ class Settings:
     cookie_secure: bool = True
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 32768
+    aml_match_minutes: int = 10
+    mou_warning_days: int = 60
+    platform_mail_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -249,6 +283,7 @@ class Settings:
             db_pool_recycle=_int(e, "KOTALIVE_DB_POOL_RECYCLE", 1800),
             db_statement_cache=_int(e, "KOTALIVE_DB_STATEMENT_CACHE", 4000),
             tenant_cache_seconds=_int(e, "KOTALIVE_TENANT_CACHE_SECONDS", 30),
+            live_namespace=e.get("KOTALIVE_LIVE_NAMESPACE", "") or _live_namespace(db),
             migration_lock_timeout=e.get("KOTALIVE_MIGRATION_LOCK_TIMEOUT", "5s"),
             outbox_sweep_seconds=_int(e, "KOTALIVE_OUTBOX_SWEEP_SECONDS", 15),
             outbox_reconcile_seconds=_int(e, "KOTALIVE_OUTBOX_RECONCILE_SECONDS", 60),
@@ -264,6 +299,9 @@ class Settings:
             cookie_secure=secure in ("true", "1", "yes"),
             argon2_time_cost=_int(e, "KOTALIVE_ARGON2_TIME_COST", 2),
             argon2_memory_kib=_int(e, "KOTALIVE_ARGON2_MEMORY_KIB", 32768),
+            aml_match_minutes=_int(e, "KOTALIVE_AML_MATCH_MINUTES", 10),
+            mou_warning_days=_int(e, "KOTALIVE_MOU_WARNING_DAYS", 60),
+            platform_mail_url=e.get("KOTALIVE_PLATFORM_MAIL_URL", ""),
         )
 
     def require_services(self) -> Settings:

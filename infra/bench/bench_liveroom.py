@@ -7,7 +7,7 @@ The path measured is the real one, across three processes:
   to Dramatiq; ``kotalive worker`` (KOTALIVE_WORKER_PROCESSES=2, its default idle poll, no
   scheduler) runs the liveroom consumer of each, which writes the board item and a
   ``liveroom_board_event`` row and, after commit, publishes the item on the city's board channel
-  (``kl:{tenant_id}:liveroom:board``); the web process fans it out to every
+  (``<namespace>:{tenant_id}:liveroom:board``); the web process fans it out to every
   ``GET /api/v1/liveroom/board/stream`` of the city (server-sent events), where operators
   (employees with the ``liveroom_operator`` role, signed in by a session in Redis) watch. The
   latency is from just before the POST is written to the socket until a board's first ``item``

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from support import wait_until
 
@@ -49,3 +50,44 @@ async def test_screens_subscribing_at_once_on_a_fresh_process_all_hear_their_cha
         for subscriber in subscribers:
             await plugin.unsubscribe(subscriber)
         await redis.aclose()
+
+
+def test_each_database_has_its_own_channel_namespace() -> None:
+    """City ids restart in every database and Redis pub/sub ignores the database number: two
+    deployments (or test runs) on one Redis must not name the same channel for their city 1."""
+    one = Settings.from_env(
+        {"KOTALIVE_DATABASE_URL": "postgresql://h/kotalive_a", "KOTALIVE_REDIS_URL": "redis://h/1"}
+    )
+    two = Settings.from_env(
+        {
+            "KOTALIVE_DATABASE_URL": "postgresql://h/kotalive_b?sslmode=require",
+            "KOTALIVE_REDIS_URL": "redis://h/1",
+        }
+    )
+    named = Settings.from_env(
+        {
+            "KOTALIVE_DATABASE_URL": "postgresql://h/kotalive_a",
+            "KOTALIVE_REDIS_URL": "redis://h/1",
+            "KOTALIVE_LIVE_NAMESPACE": "staging",
+        }
+    )
+    assert (one.live_namespace, two.live_namespace, named.live_namespace) == (
+        "kl.kotalive_a",
+        "kl.kotalive_b",
+        "staging",
+    )
+    previous = live.install_namespace(one.live_namespace)
+    try:
+        first = live.topic_channel(1, "hotline112.calls")
+        live.install_namespace(two.live_namespace)
+        assert live.topic_channel(1, "hotline112.calls") != first
+        assert first.startswith("kl.kotalive_a:1:")
+    finally:
+        live.install_namespace(previous)
+    for bad in ("", "a:b", "kl*"):
+        with pytest.raises(ValueError):
+            live.install_namespace(bad)
+
+
+async def test_the_app_publishes_under_its_databases_namespace(app: Any, settings: Settings) -> None:
+    assert live.CHANNEL_PREFIX == settings.live_namespace != "kl"

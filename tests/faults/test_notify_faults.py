@@ -741,7 +741,7 @@ async def _two_cities(
 
     listener = aioredis.from_url(settings.redis_url)
     pubsub = listener.pubsub()
-    await pubsub.psubscribe("kl:*")  # every screen channel of every city
+    await pubsub.psubscribe(f"{live.CHANNEL_PREFIX}:*")  # every screen channel of every city
     pushed: list[tuple[str, dict[str, Any]]] = []
 
     async def listen() -> None:
