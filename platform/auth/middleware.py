@@ -28,8 +28,17 @@ log = logging.getLogger(__name__)
 BearerVerifier = Callable[[str, TenantContext], Awaitable[Principal]]
 CSRF_COOKIE = "kl_csrf"
 CSRF_HEADER = "x-csrftoken"
-# Machine endpoints that authenticate by their own means (API keys, HMAC) and take no cookies.
-CSRF_EXEMPT_PATHS = ["^/hotline112/telephony/", "^/hotline112/aml", "^/open311/"]
+# Machine endpoints that authenticate by their own means (API keys, HMAC, a 112 unit terminal token)
+# and take no cookies.
+CSRF_EXEMPT_PATHS = [
+    "^/hotline112/telephony/",
+    "^/hotline112/aml",
+    "^/open311/",
+    "^/api/v1/hotline112/terminal",
+]
+# Paths whose bearer token is no person's: the handler checks it itself (a 112 unit's terminal
+# token). The middleware leaves such a request anonymous instead of asking the OpenID verifier.
+SELF_AUTHENTICATED_PATHS = ("/api/v1/hotline112/terminal",)
 
 
 class AuthError(Exception):
@@ -114,7 +123,8 @@ class AuthMiddleware:
         tenant = current_tenant_or_none()
         principal: Principal | None = None
         authorization = _authorization(scope)
-        if authorization and authorization[:7].lower() == "bearer ":
+        self_checked = str(scope.get("path", "")).startswith(SELF_AUTHENTICATED_PATHS)
+        if authorization and authorization[:7].lower() == "bearer " and not self_checked:
             if tenant is None:
                 await refuse(
                     scope,

@@ -16,6 +16,8 @@ SECRET_KEYS: dict[str, frozenset[str]] = {
     "sms": frozenset({"api_key"}),
     "oidc": frozenset({"client_secret"}),
     "smtp": frozenset({"password"}),
+    # 112: the telephony webhook's signing secret and the AML HMAC key.
+    "telephony": frozenset({"webhook_secret", "aml_hmac_key"}),
 }
 # A NIK of a region that does not exist: a SIAK that answers "not found" is reachable and took the key.
 PROBE_NIK = "9999010101900001"
@@ -70,6 +72,16 @@ def build_client(kind: str, merged: Mapping[str, Any], *, allow_http: bool = Fal
                 raise ConnectionSettingsError("smtp", exc.message) from exc
             except (ValueError, TypeError) as exc:
                 raise ConnectionSettingsError("smtp", str(exc)) from exc
+        if kind == "telephony":
+            # The telephony system and the AML senders call us: nothing to connect to, only the
+            # secrets that authenticate them.
+            for name, required in (("webhook_secret", True), ("aml_hmac_key", False)):
+                value = data.get(name)
+                if value is None and not required:
+                    continue
+                if not isinstance(value, str) or len(value) < 16:
+                    raise ConnectionSettingsError(f"telephony.{name}", "required, at least 16 characters")
+            return data
         if kind == "oidc":
             from kotalive.auth.oidc import OidcConfig, OidcConfigError
 
@@ -103,6 +115,8 @@ async def check_connection(kind: str, merged: Mapping[str, Any], *, allow_http: 
             return "Simpeg answered and accepted the key"
         if kind == "sms":
             return "settings are complete (an SMS gateway is only tested by sending a message)"
+        if kind == "telephony":
+            return "settings are complete (the telephony system and AML senders call this city's webhooks)"
         if kind == "smtp":
             import aiosmtplib
 

@@ -28,6 +28,7 @@ module = ModuleSpec(
             ("complaint_sla_escalated", "on_sla_escalated"),
         )
     }
+    | {"hotline112.call_referred": "kotalive.modules.laksa.from112:on_call_referred"}  # 112: not an emergency
     | {  # what the Live Room asks of Laksa's complaints
         f"liveroom.{event}": f"kotalive.modules.laksa.room:{handler}"
         for event, handler in (
