@@ -490,27 +490,56 @@ def kotalive_command() -> list[str]:
 SIMULATORS_PORT_OFFSET = 100  # SIAK on web port + 100, Simpeg +101, SMS +102, OpenID +103, SMTP +104
 
 
+def simulators_argv() -> list[str]:
+    """The ``kotalive-simulators`` console script of this environment (or its Python fallback)."""
+    script = Path(sys.executable).parent / "kotalive-simulators"
+    if script.exists():
+        return [str(script)]
+    return [
+        sys.executable,
+        "-P",
+        "-c",
+        "import sys; from kotalive.integrations.simulators import main; sys.exit(main())",
+    ]
+
+
 def simulators_command(settings: Any, web_port: int, base_port: int) -> list[str]:
     """The simulators of SIAK, Simpeg, SMS and the dev OpenID provider (infra/simulators/), with the
     demo cities' OpenID clients redirecting to this platform's employee login callback."""
-    script = Path(sys.executable).parent / "kotalive-simulators"
-    argv = (
-        [str(script)]
-        if script.exists()
-        else [
-            sys.executable,
-            "-P",
-            "-c",
-            "import sys; from kotalive.integrations.simulators import main; sys.exit(main())",
-        ]
-    )
     return [
-        *argv,
+        *simulators_argv(),
         "--base-port", str(base_port),
         "--platform-port", str(web_port),
         "--callback-path", "/staff/callback",
         "--state-dir", str(Path(settings.data_dir) / "simulators"),
     ]  # fmt: skip
+
+
+DEMO_112_CITY = "tangerang"
+
+
+def demo_112_commands(settings: Any, web_port: int, city: str = DEMO_112_CITY) -> dict[str, list[str]]:
+    """`make run`'s 112 demo: the unit simulator driving the demo city's units (ten times faster,
+    the whole cycle) and the telephony simulator ringing its short script of calls with AML."""
+    argv = simulators_argv()
+    url = f"http://{city}.{settings.base_domain}:{web_port}"
+    return {
+        "112-units": [*argv, "units", "drive", "--demo", city, "--city-url", url, "--time-scale", "10",
+                      "--full-cycle", "--on-scene", "120"],
+        "112-calls": [*argv, "telephony", "play", "--demo", city, "--city-url", url],
+    }  # fmt: skip
+
+
+async def _start_112_demo(group: ProcessGroup, out: _Output, settings: Any, port: int) -> None:
+    commands = demo_112_commands(settings, port)
+    out.say(
+        f"112 demo in {DEMO_112_CITY}: the telephony simulator rings 4 calls with AML (open /112 as the "
+        "call-taker); the unit simulator drives the units you dispatch (x10)"
+    )
+    out.say("  again by hand: .venv/bin/kotalive-simulators " + " ".join(commands["112-calls"][-6:]))
+    out.say("")
+    for name, argv in commands.items():
+        await group.start(name, argv)
 
 
 async def _simulators_ready(proc: asyncio.subprocess.Process, base_port: int, within: float = 30.0) -> bool:
@@ -685,6 +714,8 @@ async def _supervise(
             await asyncio.sleep(0.2)
         if ready:
             await _print_banner(out, settings, services, port, logins)
+            if seed_demo:  # a short 112 stream; these two may end without stopping the rest
+                await _start_112_demo(group, out, settings, port)
 
         done, _ = await asyncio.wait({*exits, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()

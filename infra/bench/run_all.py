@@ -7,6 +7,7 @@
     .venv/bin/python -P infra/bench/run_all.py --only laksa   # also writes bench-results/laksa.json
     .venv/bin/python -P infra/bench/run_all.py --only notify  # also writes bench-results/notify.json
     .venv/bin/python -P infra/bench/run_all.py --only liveroom  # also writes bench-results/liveroom.json
+    .venv/bin/python -P infra/bench/run_all.py --only hotline112  # also writes bench-results/hotline112.json
 
 Each benchmark makes and drops its own database; one that fails is reported in the table and the
 others still run (exit code 1). Figures are measured, printed and recorded: nothing asserts a time.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_hotline112
 import bench_identity
 import bench_laksa
 import bench_liveroom
@@ -45,7 +47,7 @@ from benchkit import (
     summary_table,
 )
 
-BENCHMARKS = ("provision", "migrate", "reads", "identity", "laksa", "notify", "liveroom")
+BENCHMARKS = ("provision", "migrate", "reads", "identity", "laksa", "notify", "liveroom", "hotline112")
 
 
 async def main(args: argparse.Namespace) -> list[BenchResult]:
@@ -73,6 +75,8 @@ async def main(args: argparse.Namespace) -> list[BenchResult]:
             results.append(await bench_notify.run(sizes))
         elif name == "liveroom":  # web + worker processes, board SSE clients; writes liveroom.json too
             results.append(await bench_liveroom.run(sizes))
+        elif name == "hotline112":  # web process(es), call-taker SSE screens, the telephony simulator
+            results.append(await bench_hotline112.run(sizes))
     return results
 
 

@@ -1,4 +1,8 @@
-"""``kotalive-simulators`` / ``python -P infra/simulators/run.py``: every simulator until Ctrl-C."""
+"""``kotalive-simulators`` / ``python -P infra/simulators/run.py``: every simulator until Ctrl-C.
+
+``kotalive-simulators telephony play ...`` plays calls with AML into a city's 112 webhooks;
+``kotalive-simulators units drive ...`` drives its units' terminals (see cli112.py and README).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="kotalive-simulators",
         description="SIAK, Simpeg, SMS gateway and OpenID provider simulators and a mail sink (SMTP) with "
         "the demo cities' data (development only).",
+        epilog="112 clients: `kotalive-simulators telephony play --help` (calls and AML into a city), "
+        "`kotalive-simulators units drive --help` (the units' terminals).",
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; keep it loopback)")
     p.add_argument(
@@ -82,6 +88,11 @@ def _text(handle: SimulatorHandle) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["telephony"], ["units"]):
+        from kotalive_simulators.cli112 import main as main112
+
+        return main112(argv)
     args = _parser().parse_args(argv)
     issuers = load_issuers(args.oidc_config) if args.oidc_config else None
     handle = start_simulators(
