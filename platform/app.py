@@ -32,7 +32,17 @@ from kotalive.notify.dispatch import wait_for_hand_overs
 from kotalive.notify.pages import route_handlers as notify_pages
 from kotalive.notify.routes import route_handlers as notify_routes
 from kotalive.pages import STATIC_DIR
-from kotalive.registry import LoadedModules, ModuleConfigError, load, resolve
+from kotalive.registry import (
+    LoadedModules,
+    ModuleConfigError,
+    discover_surfaces,
+    import_surface_jobs,
+    import_surface_texts,
+    load,
+    resolve,
+    surface_permissions,
+    surface_routes,
+)
 from kotalive.settings import Settings
 from kotalive.tenants.city_models import Agency
 from kotalive.tenants.directory import TenantDirectory, listen_for_invalidation
@@ -209,6 +219,11 @@ def create_app(
     modules = modules if modules is not None else load(settings.modules)
     modules.import_models()
     routers = module_routers(modules)
+    # Surfaces (the admin) beside the modules: found by entry point, always mounted.
+    surfaces = discover_surfaces()
+    import_surface_texts(surfaces)
+    import_surface_jobs(surfaces)
+    surface_handlers = surface_routes(surfaces)
 
     # Creating the engine connects nothing: connections open in the server's loop on first use.
     db = database or Database(settings)
@@ -273,6 +288,7 @@ def create_app(
             *notify_routes,
             *notify_pages,
             *routers,
+            *surface_handlers,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"public": True}
             ),
@@ -293,7 +309,7 @@ def create_app(
     app.state.db = db
     app.state.auth = auth
     app.state.oidc = oidc
-    app.state.permissions = PermissionTable.build(modules)
+    app.state.permissions = PermissionTable.build(modules, surface_permissions(surfaces))
     app.state.directory = directory
     app.state.channels = channels
     return app

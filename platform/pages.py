@@ -1,7 +1,8 @@
 """The Jinja environment shared by every page (autoescape on everywhere).
 
-Templates come from ``platform/templates`` and from each module's own ``templates/`` folder
-(``platform/modules/<name>/templates/<name>/...``), so a module keeps its pages beside its code.
+Templates come from ``platform/templates``, from each module's own ``templates/`` folder
+(``platform/modules/<name>/templates/<name>/...``), so a module keeps its pages beside its code,
+and from the folders each installed surface names (``Surface.templates``, e.g. the admin's).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from kotalive.i18n import translate
+from kotalive.registry import discover_surfaces
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,6 +37,7 @@ def local_time(value: dt.datetime | None, tz: str = "Asia/Jakarta", fmt: str = "
 def environment() -> Environment:
     loaders: list[Any] = [FileSystemLoader(str(TEMPLATE_DIR))]
     loaders += [FileSystemLoader(str(d)) for d in MODULE_TEMPLATE_DIRS]
+    loaders += [FileSystemLoader(d) for s in discover_surfaces() for d in s.templates]
     loaders.append(PackageLoader("kotalive", "templates"))
     env = Environment(
         loader=ChoiceLoader(loaders),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kotalive.db import TenantSession
 
 ENTRY_POINT_GROUP = "kotalive.modules"
+SURFACE_ENTRY_POINT_GROUP = "kotalive.surfaces"
 
 # An event handler receives the event's type, its payload and the city's session; it runs
 # inside the city the event came from, in the same transaction as its dedupe receipt.
@@ -104,6 +105,7 @@ class LoadedModules:
         for spec in self.specs:
             if spec.models:
                 resolve(spec.models)
+        import_surface_models()  # the surfaces' city tables too (they have no switch)
 
     def import_jobs(self) -> None:
         for spec in self.specs:
@@ -134,6 +136,73 @@ class LoadedModules:
         for spec in self.specs:
             if spec.texts:
                 add_texts(spec.name, resolve(spec.texts))
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """A set of pages beside the modules (the admin): found through the ``kotalive.surfaces``
+    entry points, so the core never imports it. Unlike a module it has no per-city switch; its
+    handlers guard themselves (which host, which permission).
+
+    ``routes``, ``texts`` and ``permissions`` are import paths, each resolved when the app starts:
+    a sequence of route handlers, a ``{"id": {...}, "en": {...}}`` dict, a sequence of
+    ``Permission``. ``jobs`` are modules the worker imports so their actors are declared.
+    ``models`` are modules of ``TenantBase`` tables, imported wherever the modules' models are
+    (``LoadedModules.import_models``, the migrations' ``load_tenant_models``), so provisioning's
+    ``create_all`` and the drift check see them; a module of ``PlatformBase`` tables may be named
+    too (the platform migrations' autogenerate then sees them). ``templates`` are folders added to the pages'
+    template search path.
+    """
+
+    name: str
+    routes: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    jobs: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+
+
+def discover_surfaces() -> tuple[Surface, ...]:
+    """Every surface installed as an entry point, by name."""
+    found: list[Surface] = []
+    for ep in sorted(entry_points(group=SURFACE_ENTRY_POINT_GROUP), key=lambda e: e.name):
+        spec = ep.load()
+        if not isinstance(spec, Surface):
+            raise ModuleConfigError(f"surface entry point {ep.name!r} is not a Surface")
+        if spec.name != ep.name:
+            raise ModuleConfigError(f"surface entry point {ep.name!r} loads a surface named {spec.name!r}")
+        found.append(spec)
+    return tuple(found)
+
+
+def surface_permissions(surfaces: Iterable[Surface]) -> list[Permission]:
+    return [perm for s in surfaces for path in s.permissions for perm in resolve(path)]
+
+
+def surface_routes(surfaces: Iterable[Surface]) -> list[Any]:
+    return [handler for s in surfaces for path in s.routes for handler in resolve(path)]
+
+
+def import_surface_jobs(surfaces: Iterable[Surface]) -> None:
+    for s in surfaces:
+        for path in s.jobs:
+            resolve(path)
+
+
+def import_surface_models() -> None:
+    """The surfaces' city tables join ``TenantBase.metadata`` (see ``Surface.models``)."""
+    for s in discover_surfaces():
+        for path in s.models:
+            resolve(path)
+
+
+def import_surface_texts(surfaces: Iterable[Surface]) -> None:
+    from kotalive.i18n import add_texts
+
+    for s in surfaces:
+        for path in s.texts:
+            add_texts(f"{s.name}:{path}", resolve(path))
 
 
 def resolve(path: str) -> Any:

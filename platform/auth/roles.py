@@ -7,7 +7,7 @@ agency's work; city-wide roles see the whole city.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kotalive.registry import LoadedModules, Permission
@@ -66,11 +66,19 @@ class PermissionTable:
     holders: dict[str, frozenset[str]]
 
     @classmethod
-    def build(cls, modules: LoadedModules | None) -> PermissionTable:
+    def build(cls, modules: LoadedModules | None, extra: Sequence[Permission] = ()) -> PermissionTable:
+        """Core and module permissions, plus ``extra`` ones (the surfaces'), which must not
+        redeclare a permission."""
         perms: list[Permission] = list(CORE_PERMISSIONS)
         if modules is not None:
             for spec in modules.specs:
                 perms.extend(spec.permissions)
+        declared = {p.name for p in perms}
+        for perm in extra:
+            if perm.name in declared:
+                raise ValueError(f"permission {perm.name} is declared twice")
+            declared.add(perm.name)
+            perms.append(perm)
         holders: dict[str, frozenset[str]] = {}
         for perm in perms:
             unknown = set(perm.default_roles) - set(ALL_ROLES)

@@ -29,16 +29,18 @@ REFERENCE_SCHEMA = "kotalive_reference"
 
 @lru_cache(maxsize=1)
 def load_tenant_models() -> None:
-    """Every table a city schema holds: the core's and every installed module's (switches aside)."""
+    """Every table a city schema holds: the core's, every installed module's (switches aside) and
+    the surfaces' (the admin's)."""
     import kotalive.auth.models
     import kotalive.events
     import kotalive.notify.models
     import kotalive.tenants.city_models  # noqa: F401
-    from kotalive.registry import discover, resolve
+    from kotalive.registry import discover, import_surface_models, resolve
 
     for spec in discover().values():
         if spec.models:
             resolve(spec.models)
+    import_surface_models()
 
 
 def alembic_config(tree: Path, extra_version_locations: Sequence[str | Path] = ()) -> Config:

@@ -11,8 +11,11 @@ from sqlalchemy import Connection
 
 from kotalive.auth import models as auth_models  # noqa: F401  (registers the tables)
 from kotalive.db import PLATFORM_SCHEMA, PlatformBase, create_engine
+from kotalive.registry import import_surface_models
 from kotalive.settings import Settings
 from kotalive.tenants import models  # noqa: F401
+
+import_surface_models()  # the surfaces' platform tables (the console's tasks) join the metadata
 
 
 def run(connection: Connection) -> None:
