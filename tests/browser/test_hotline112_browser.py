@@ -177,6 +177,7 @@ async def test_a_call_with_aml_becomes_a_fire_incident_the_nearest_engine_drives
     await expect(board_row.locator(".lr-kind")).to_have_text("Insiden 112")
     await expect(board_row).to_contain_text("Rumah terbakar di gang belakang pasar")
     await expect(board_row).to_have_class(re.compile(r"lr-emergency"))  # fire is P1
+    await expect(board_row.locator(f'[data-unit="{nearest.call_sign}"]')).to_contain_text("di lokasi")
     await screenshots(board, "h112-08-liveroom-board")
 
     # The dashboard: the call's answer time and its processing time (answer -> first dispatch).

@@ -88,6 +88,10 @@ class BoardItem(TenantBase):
     escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     escalation_note: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)  # the owning module refused the room's ask
+    # A 112 incident's units as its last event listed them: [{call_sign, type, status}].
+    units: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     # Measures: when it appeared, was triaged (claimed and classified or forwarded), forwarded, and
     # acknowledged by the agency it was forwarded to.
     appeared_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

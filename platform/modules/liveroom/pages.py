@@ -105,6 +105,23 @@ def wall_mode(request: Request) -> bool:
     return q.get("layar") == "besar" or q.get("wall") in ("1", "true", "ya")
 
 
+# A 112 unit's statuses, as incidents' events name them (the room shows, never changes them).
+UNIT_STATUSES = (
+    "available",
+    "dispatched",
+    "en_route",
+    "on_scene",
+    "transporting",
+    "at_hospital",
+    "back_in_service",
+    "out_of_service",
+)
+
+
+def unit_texts(lang: str) -> dict[str, str]:
+    return {s: translate(f"liveroom.unit.{s}", lang) for s in UNIT_STATUSES}
+
+
 def state_texts(lang: str) -> dict[str, str]:
     return {s: translate(f"liveroom.state.{s}", lang) for s in BOARD_STATES}
 
@@ -269,6 +286,7 @@ async def board_page(request: Request) -> Response[str]:
         names=names,
         states=state_texts(lang),
         kinds=kind_texts(lang),
+        unit_statuses=unit_texts(lang),
         slas=sla_texts(lang),
         priorities=priority_texts(lang),
         tile_url=tile_url(),
@@ -287,6 +305,7 @@ async def board_page(request: Request) -> Response[str]:
                 "states": state_texts(lang),
                 "kinds": kind_texts(lang),
                 "slas": sla_texts(lang),
+                "units": unit_texts(lang),
             },
         },
     )
@@ -346,6 +365,7 @@ async def _item_page(
         values=values or {},
         states=state_texts(lang),
         kinds=kind_texts(lang),
+        unit_statuses=unit_texts(lang),
         slas=sla_texts(lang),
         priorities=priority_texts(lang),
         priority_list=PRIORITIES,

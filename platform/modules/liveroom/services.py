@@ -83,6 +83,7 @@ def item_data(item: BoardItem) -> dict[str, Any]:
         "merged_into": item.merged_into,
         "escalated_at": _iso(item.escalated_at),
         "last_error": item.last_error,
+        "units": list(item.units or ()),
         "appeared_at": _iso(item.appeared_at),
         "triaged_at": _iso(item.triaged_at),
         "forwarded_at": _iso(item.forwarded_at),
@@ -187,6 +188,12 @@ class BoardService:
                 setattr(item, key, float(payload[key]))
         if payload.get("agency_id") is not None:
             item.agency_id = int(payload["agency_id"])
+        if isinstance(payload.get("units"), list):
+            item.units = [
+                {key: str(u.get(key) or "") for key in ("call_sign", "type", "status")}
+                for u in payload["units"]
+                if isinstance(u, dict)
+            ][:20]
         if event_type == "hotline112.incident_closed":
             item.state = "closed"
             item.closed_at = dt.datetime.now(dt.UTC)

@@ -90,6 +90,10 @@
     if (i.kecamatan) meta.push(" ", el("span", { "class": "lr-kecamatan", text: i.kecamatan }));
     if (i.appeared_at) meta.push(" ", el("time", { "class": "lr-age", datetime: i.appeared_at, text: age(i.appeared_at) }));
     if (i.claimed_by) meta.push(" ", el("span", { "class": "lr-claimed", text: fmt(T.claimed_by, { name: names[String(i.claimed_by)] || "#" + i.claimed_by }) }));
+    (i.units || []).forEach(function (u) {
+      meta.push(" ", el("span", { "class": "badge lr-unit unit-" + u.status, "data-unit": u.call_sign,
+        text: u.call_sign + " · " + ((T.units || {})[u.status] || u.status) }));
+    });
     if ((i.forwarded_to || []).length) {
       meta.push(" ", el("span", { "class": "lr-forwarded", text: "→ " + i.forwarded_to.map(function (a) { return agencies[String(a)] || "#" + a; }).join(", ") }));
     }

@@ -353,3 +353,42 @@ async def test_two_consumers_making_one_complaints_item_at_once_both_succeed(
             await s.execute_sql("SELECT state, source_seq FROM {city}.liveroom_item WHERE source_id = 4242")
         ).all()
     assert [tuple(r) for r in rows] == [("new", 2)]
+
+
+async def test_an_incidents_units_show_on_its_item_as_its_last_event_lists_them(
+    database: Any, city: Any, app: Any, client_for: Any
+) -> None:
+    from kotalive.context import use_tenant
+    from kotalive.modules.liveroom.services import BoardService
+
+    ani = await employee(app, client_for, database, city, "bpbd", roles=OPERATOR)
+    base = {"incident_id": 9001, "priority": "P1", "title": "112 Kebakaran", "lat": -6.17, "lon": 106.64}
+    sent = [{"id": 3, "call_sign": "DMK-1", "type": "fire_engine", "status": "dispatched"}]
+    there = [
+        {**sent[0], "status": "on_scene"},
+        {"id": 4, "call_sign": "AMB-2", "type": "ambulance", "status": "en_route"},
+    ]
+    with use_tenant(city):
+        async with database.tenant_session(city) as s, s.begin():
+            board = BoardService(s)
+            await board.apply_incident(
+                "hotline112.incident_opened", {**base, "state": "open", "units": []}, 50
+            )
+            await board.apply_incident(
+                "hotline112.incident_updated", {**base, "state": "on_scene", "units": there}, 52
+            )
+            # An older event arriving late changes nothing.
+            late = await board.apply_incident(
+                "hotline112.incident_updated", {**base, "state": "dispatched", "units": sent}, 51
+            )
+            assert late is None
+    found = await ani.get("/api/v1/liveroom/items", params={"kind": "incident", "source_id": 9001})
+    item = found.json()["item"]
+    assert item["source_state"] == "on_scene" and item["emergency"] is True
+    assert item["units"] == [
+        {"call_sign": "DMK-1", "type": "fire_engine", "status": "on_scene"},
+        {"call_sign": "AMB-2", "type": "ambulance", "status": "en_route"},
+    ]
+    page = await ani.client.get(f"/liveroom/item/{item['id']}", headers={"accept": "text/html"})
+    assert "DMK-1 · di lokasi" in page.text and "AMB-2 · menuju lokasi" in page.text
+    assert "/112/insiden/9001" in page.text
