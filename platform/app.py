@@ -19,6 +19,7 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
+from kotalive import live
 from kotalive.auth.guards import safe_next
 from kotalive.auth.middleware import AuthMiddleware, AuthRuntime, CsrfUnlessBearer
 from kotalive.auth.oidc import OidcService
@@ -240,6 +241,7 @@ def create_app(
         install_database(db)
         undo_jobs = install_jobs(settings, modules)  # events reach Dramatiq right after commit
         app.state.redis = aioredis.from_url(settings.redis_url)
+        undo_live = live.use_loop_client(app.state.redis)
         auth.start(app.state.redis)
         stop = asyncio.Event()
         listener = asyncio.create_task(listen_for_invalidation(settings.redis_url, directory, stop))
@@ -253,6 +255,7 @@ def create_app(
             stop.set()
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
+            undo_live()
             await app.state.redis.aclose()
             if database is None:
                 await db.dispose()

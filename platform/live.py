@@ -108,9 +108,25 @@ def _committed(sync: Any) -> None:
     task.add_done_callback(_tasks.discard)
 
 
+# An asyncio Redis client per event loop that has one (the web process's): publishing on it costs
+# no thread hop. Loops without one (workers' threads) publish through the broker's blocking client.
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def use_loop_client(client: Any) -> Callable[[], None]:
+    """Publish this loop's after-commit messages with ``client`` (redis.asyncio); returns undo."""
+    loop = asyncio.get_running_loop()
+    _loop_clients[loop] = client
+    return lambda: _loop_clients.pop(loop, None) and None
+
+
 async def _hand_over(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
     from kotalive.jobs import current_broker
 
+    own = _loop_clients.get(asyncio.get_running_loop())
+    if own is not None:
+        await publish(own, messages)
+        return
     broker = current_broker()
     if broker is None:
         return

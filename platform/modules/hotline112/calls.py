@@ -296,13 +296,14 @@ async def apply_events(
     touched: dict[int, tuple[Call, bool]] = {}
     # One call at a time, in a stable order: two batches touching the same calls never deadlock.
     for event in sorted(batch, key=lambda e: (e.call_ref, e.at)):
-        await session.execute(
-            insert(Call).values(call_ref=event.call_ref).on_conflict_do_nothing(index_elements=["call_ref"])
-        )
+        # One round trip makes the call if it is new and locks its row either way (an upsert
+        # that "updates" a row locks it like FOR UPDATE).
+        upsert = insert(Call).values(call_ref=event.call_ref)
         call = await session.scalar(
-            select(Call)
-            .where(Call.call_ref == event.call_ref)
-            .with_for_update()
+            upsert.on_conflict_do_update(
+                index_elements=["call_ref"], set_={"call_ref": upsert.excluded.call_ref}
+            )
+            .returning(Call)
             .execution_options(populate_existing=True)
         )
         assert call is not None
