@@ -5,7 +5,8 @@ run on demand by ``POST /api/v1/employees/sync``) reads the whole register first
 writes, in one transaction: a register that fails half-way changes nothing. It creates and updates
 employees by NIP, maps each Simpeg unit to the agency with the same code (or through the city's
 ``unit_map``), gives every current employee the default role ``employee`` scoped to their agency,
-and deactivates leavers: status other than ``aktif``, or gone from the register. A leaver loses
+and deactivates leavers: status other than ``aktif``, or gone from the register (someone it listed
+before; an employee the platform made itself, like an invited first city admin, stays). A leaver loses
 every role grant and, once the transaction has committed, every login session.
 
 The login (``employee_for_login``) accepts an OpenID identity only when it is a current employee of
@@ -158,7 +159,10 @@ async def sync_from_registry(
         elif changed:
             report.updated += 1
     for nip, employee in existing.items():
-        if nip not in seen and employee.active:
+        # Gone from the register: only someone the register listed before. An employee the
+        # platform made itself (the first city admin, invited from the console before the city's
+        # Simpeg knows them) is not Simpeg's to switch off; a city admin revokes them.
+        if nip not in seen and employee.active and employee.synced_at is not None:
             employee.active, employee.left_at, employee.simpeg_status = False, now, MISSING_STATUS
             employee.synced_at = now
             report.deactivated.append(employee.id)

@@ -217,3 +217,19 @@ def test_the_scheduler_syncs_every_active_city(settings, modules) -> None:
     sync = work["core.simpeg_sync"]
     assert sync.job.name == SYNC_ACTOR and sync.job.is_tenant_job and sync.module is None
     assert sync.every_seconds >= 60
+
+
+async def test_an_employee_the_platform_made_itself_is_not_switched_off_by_the_sync(
+    app, database, settings, city: Connected
+) -> None:
+    """The first city admin, invited from the console before the city's Simpeg knows their NIP,
+    keeps their access: the register can only take back whom it listed."""
+    async with database.tenant_session(city.city) as session:
+        session.add(
+            Employee(nip="199001012026011001", name="Admin Undangan", email="admin@kota.test", active=True)
+        )
+        await session.commit()
+    report = await sync_city(settings, city.city, redis=app.state.redis)
+    assert report is not None
+    invited = (await employees_of(database, city.city))["199001012026011001"]
+    assert invited.active and invited.left_at is None and invited.id not in report.deactivated
