@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -397,24 +398,14 @@ async def incident_page(request: Request, incident_id: FromPath[int]) -> Respons
     status_code=303,
 )
 async def note_form(request: Request, incident_id: FromPath[int]) -> Response[Any]:
-    lang = request_language(request)
-    values = await _form(request)
-    try:
-        async with tenant_session() as session:
-            await incidents.IncidentService(session, staff()).add_note(
-                incident_id, {"body": values.get("body") or ""}
-            )
-            await session.commit()
-    except Refusal as exc:
-        return await _incident_page(
-            request,
-            incident_id,
-            status=exc.status,
-            form="note",
-            errors={"body": _error_text(exc, lang)},
-            values=values,
-        )
-    return Redirect(f"/112/insiden/{incident_id}{_lang_q(lang, ok='saved')}#catatan", status_code=303)
+    return await _incident_form(
+        request,
+        incident_id,
+        "note",
+        "body",
+        lambda svc, v: svc.add_note(incident_id, {"body": v}),
+        "#catatan",
+    )
 
 
 @post(
@@ -425,24 +416,37 @@ async def note_form(request: Request, incident_id: FromPath[int]) -> Response[An
     status_code=303,
 )
 async def close_form(request: Request, incident_id: FromPath[int]) -> Response[Any]:
+    return await _incident_form(
+        request, incident_id, "close", "reason", lambda svc, v: svc.close(incident_id, {"reason": v})
+    )
+
+
+async def _incident_form(
+    request: Request,
+    incident_id: int,
+    form: str,
+    field: str,
+    act: Callable[[incidents.IncidentService, str], Awaitable[Any]],
+    anchor: str = "",
+) -> Response[Any]:
+    """One of the incident page's forms: ``act`` on the field's value, or the page again with the
+    refusal next to the field."""
     lang = request_language(request)
     values = await _form(request)
     try:
         async with tenant_session() as session:
-            await incidents.IncidentService(session, staff()).close(
-                incident_id, {"reason": values.get("reason") or ""}
-            )
+            await act(incidents.IncidentService(session, staff()), values.get(field) or "")
             await session.commit()
     except Refusal as exc:
         return await _incident_page(
             request,
             incident_id,
             status=exc.status,
-            form="close",
-            errors={"reason": _error_text(exc, lang)},
+            form=form,
+            errors={field: _error_text(exc, lang)},
             values=values,
         )
-    return Redirect(f"/112/insiden/{incident_id}{_lang_q(lang, ok='saved')}", status_code=303)
+    return Redirect(f"/112/insiden/{incident_id}{_lang_q(lang, ok='saved')}{anchor}", status_code=303)
 
 
 route_handlers: list[Any] = [
