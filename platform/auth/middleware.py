@@ -4,6 +4,11 @@ Runs after host resolution. A session or token of another city (or of the platfo
 host, or of a city on the platform host) is refused with 401 and never silently accepted
 (ARCHITECTURE §4 rule 5). CSRF protection covers every cookie-authenticated unsafe request;
 a request that carries only a bearer token has no ambient credentials and skips it.
+
+Machine endpoints (webhooks, Open311, a 112 unit's terminal) say what they are in their route's
+``opt``: ``MACHINE_ENDPOINT`` (they take no cookies, so no CSRF; they authenticate by their own means)
+and, where their bearer token is no person's, ``OWN_BEARER`` (this middleware leaves it to the
+handler instead of asking the city's OpenID provider).
 """
 
 from __future__ import annotations
@@ -28,17 +33,9 @@ log = logging.getLogger(__name__)
 BearerVerifier = Callable[[str, TenantContext], Awaitable[Principal]]
 CSRF_COOKIE = "kl_csrf"
 CSRF_HEADER = "x-csrftoken"
-# Machine endpoints that authenticate by their own means (API keys, HMAC, a 112 unit terminal token)
-# and take no cookies.
-CSRF_EXEMPT_PATHS = [
-    "^/hotline112/telephony/",
-    "^/hotline112/aml",
-    "^/open311/",
-    "^/api/v1/hotline112/terminal",
-]
-# Paths whose bearer token is no person's: the handler checks it itself (a 112 unit's terminal
-# token). The middleware leaves such a request anonymous instead of asking the OpenID verifier.
-SELF_AUTHENTICATED_PATHS = ("/api/v1/hotline112/terminal",)
+# Route opts of machine endpoints (see the module docstring).
+MACHINE_ENDPOINT: dict[str, Any] = {"public": True, "exclude_from_csrf": True}
+OWN_BEARER: dict[str, Any] = {**MACHINE_ENDPOINT, "own_bearer": True}
 
 
 class AuthError(Exception):
@@ -123,8 +120,9 @@ class AuthMiddleware:
         tenant = current_tenant_or_none()
         principal: Principal | None = None
         authorization = _authorization(scope)
-        self_checked = str(scope.get("path", "")).startswith(SELF_AUTHENTICATED_PATHS)
-        if authorization and authorization[:7].lower() == "bearer " and not self_checked:
+        handler = scope.get("route_handler")
+        own_bearer = bool(handler is not None and handler.opt.get("own_bearer"))
+        if authorization and authorization[:7].lower() == "bearer " and not own_bearer:
             if tenant is None:
                 await refuse(
                     scope,
@@ -191,7 +189,6 @@ def csrf_config(settings: Settings) -> CSRFConfig:
         cookie_secure=settings.cookie_secure,
         cookie_httponly=False,  # pages' scripts send it back in the header
         cookie_samesite="lax",
-        exclude=CSRF_EXEMPT_PATHS,
         exclude_from_csrf_key="exclude_from_csrf",
     )
 

@@ -27,6 +27,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from kotalive import live
 from kotalive.auth.crypto import Vault
 from kotalive.auth.guards import requires
+from kotalive.auth.middleware import MACHINE_ENDPOINT
 from kotalive.auth.principal import current_principal
 from kotalive.context import current_tenant
 from kotalive.db import TenantSession, tenant_session
@@ -378,7 +379,7 @@ route_handlers: list[Any] = [
         path="/hotline112",
         route_handlers=[telephony_events, aml_https, aml_sms],
         guards=[city_only],
-        opt=PUBLIC,
+        opt=MACHINE_ENDPOINT,
         tags=["hotline112"],
         exception_handlers={Refusal: on_refusal},
         include_in_schema=True,

@@ -9,8 +9,8 @@ for a bad field (coordinates out of range name ``lat``/``lon``).
 
 The terminal authenticates with ``Authorization: Bearer <terminal token>`` (issued once per unit by
 ``POST /units/{id}/terminal-token``; only its hash is kept): no session, no CSRF (a bearer-only
-request), and it can move only its own unit. The auth middleware leaves these paths' bearer tokens
-to this module (``kotalive.auth.middleware.SELF_AUTHENTICATED_PATHS``).
+request), and it can move only its own unit. Its routes carry ``OWN_BEARER``: the auth middleware
+leaves their bearer token to this module.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import case, select
 
 from kotalive import live
 from kotalive.auth.guards import requires
+from kotalive.auth.middleware import OWN_BEARER
 from kotalive.auth.principal import current_principal
 from kotalive.context import current_tenant
 from kotalive.db import TenantSession, tenant_session
@@ -51,7 +52,6 @@ VIEW = "hotline112.unit.view"
 DISPATCH = "hotline112.unit.dispatch"
 MANAGE = "hotline112.unit.manage"
 MEASURES_VIEW = "hotline112.measures.view"
-TERMINAL_PREFIX = "/api/v1/hotline112/terminal"
 MAX_BODY = 64 * 1024
 BOARD_LIMIT = 200
 
@@ -429,7 +429,7 @@ def terminal_actor(unit: Unit) -> Actor:
     return Actor(None, unit.call_sign, "terminal")
 
 
-@get("/terminal", summary="The terminal's unit and its current assignment", opt={"public": True})
+@get("/terminal", summary="The terminal's unit and its current assignment", opt=OWN_BEARER)
 async def terminal_show(request: Request) -> Response[Any]:
     async with tenant_session() as session:
         unit = await terminal_unit(session, request)
@@ -443,9 +443,7 @@ async def terminal_show(request: Request) -> Response[Any]:
         return _ok({"unit": unit_data(unit), "assignment": current})
 
 
-@post(
-    "/terminal/position", summary="The terminal reports its position", opt={"public": True}, status_code=200
-)
+@post("/terminal/position", summary="The terminal reports its position", opt=OWN_BEARER, status_code=200)
 async def terminal_position(request: Request) -> Response[Any]:
     data = await json_body(request)
     async with tenant_session() as session:
@@ -459,7 +457,7 @@ async def terminal_position(request: Request) -> Response[Any]:
 @post(
     "/terminal/status",
     summary="The terminal changes its unit's status",
-    opt={"public": True},
+    opt=OWN_BEARER,
     status_code=200,
 )
 async def terminal_status(request: Request) -> Response[Any]:

@@ -29,6 +29,7 @@ from litestar.exceptions import HTTPException
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
+from kotalive.auth.middleware import MACHINE_ENDPOINT
 from kotalive.context import TenantContext, current_tenant
 from kotalive.db import TenantSession, tenant_session
 from kotalive.geo import snap
@@ -820,7 +821,7 @@ route_handlers: list[Any] = [
         path="/open311/v2",
         route_handlers=[open311_collection, open311_service, open311_request, open311_token, open311_submit],
         guards=[city_only],
-        opt=PUBLIC,
+        opt=MACHINE_ENDPOINT,
         tags=["open311"],
         exception_handlers={
             Open311Error: on_open311_error,
