@@ -19,6 +19,7 @@ from sqlalchemy import select
 from kotalive.auth.models import Employee
 from kotalive.db import TenantSession
 from kotalive.modules.liveroom.shifts import Problem, city_zone, invalid, list_shifts, utcnow
+from kotalive.periods import DayRangeError, day_bounds, day_range
 
 MEASURES = ("triage", "forward", "acknowledge")
 DEFAULT_DAYS = 7
@@ -90,34 +91,16 @@ class Measures:
 
 def date_range(since: Any, until: Any, today: dt.date) -> tuple[dt.date, dt.date]:
     """Both days included; ``until`` defaults to today, ``since`` to a week before it."""
-    problems: list[Problem] = []
-
-    def parse(value: Any, name: str) -> dt.date | None:
-        if value in (None, ""):
-            return None
-        try:
-            return dt.date.fromisoformat(str(value).strip())
-        except ValueError:
-            problems.append(Problem(name, "date_format"))
-            return None
-
-    first, last = parse(since, "since"), parse(until, "until")
-    if problems:
-        raise invalid(*problems)
-    last = last or today
-    first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise invalid(Problem("until", "range_order"))
-    if (last - first).days + 1 > MAX_DAYS:
-        raise invalid(Problem("since", "range_too_long", {"max": MAX_DAYS}))
-    return first, last
+    try:
+        return day_range(since, until, today, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
+    except DayRangeError as exc:
+        raise invalid(*(Problem(field, code, params) for field, code, params in exc.problems)) from None
 
 
 async def measure(session: TenantSession, since: Any = None, until: Any = None) -> Measures:
     tz = city_zone(session)
     first, last = date_range(since, until, utcnow().astimezone(tz).date())
-    begins = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
-    ends = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    begins, ends = day_bounds(first, last, tz)
     rows = (
         await session.execute_sql(_SQL, {"tz": session.tenant.timezone, "since": begins, "until": ends})
     ).all()
