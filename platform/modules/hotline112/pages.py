@@ -117,6 +117,18 @@ async def _types(session: TenantSession) -> list[dict[str, Any]]:
 # ---- the call-taker screen -------------------------------------------------------------------------
 
 
+def _screen(lang: str) -> dict[str, Any]:
+    """What every 112 screen's template takes besides its own data: the map tiles, the scripts'
+    texts and the time and link helpers."""
+    return {
+        "tiles": tile_url(),
+        "config": _script_config(lang),
+        "when": when,
+        "clock": clock,
+        "lang_q": lambda **more: _lang_q(lang, **more),
+    }
+
+
 async def _calltaker_page(
     request: Request,
     *,
@@ -164,11 +176,7 @@ async def _calltaker_page(
         notice=translate(f"h112.{notice_key}", lang)
         if notice_key in ("calls.decided", "calls.location.saved")
         else None,
-        tiles=tile_url(),
-        config=_script_config(lang),
-        when=when,
-        clock=clock,
-        lang_q=lambda **more: _lang_q(lang, **more),
+        **_screen(lang),
     )
 
 
@@ -371,11 +379,7 @@ async def _incident_page(
         errors=errors or {},
         values=values or {},
         notice=translate("h112.incident.saved", lang) if notice_key == "saved" else None,
-        tiles=tile_url(),
-        config=_script_config(lang),
-        when=when,
-        clock=clock,
-        lang_q=lambda **more: _lang_q(lang, **more),
+        **_screen(lang),
     )
 
 
